@@ -1,0 +1,1 @@
+"""One file per attention block; each registers itself with ``modules.register``."""

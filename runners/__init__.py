@@ -1,0 +1,1 @@
+"""Lightning runners for short training trials."""

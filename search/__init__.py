@@ -1,0 +1,1 @@
+"""Optuna search over attention placements."""

@@ -1,0 +1,17 @@
+"""Shared test setup: offline, quiet, deterministic."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
