@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9) -> int:
     """Round ``v`` to a multiple of ``divisor`` (at least ``min_value``), never losing more than 10% of it."""
@@ -18,3 +22,16 @@ def largest_divisor(n: int, at_most: int) -> int:
         if n % d == 0:
             return d
     return 1
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` that also trains on a single value per channel (batch 1 at 1×1, e.g. a pooled descriptor).
+
+    PyTorch raises there; with one value the batch variance is undefined, so this layer normalises with the running
+    statistics, as in eval mode, and leaves them unchanged. Everywhere else it is exactly ``nn.BatchNorm2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] * x.shape[2] * x.shape[3] == 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
