@@ -1,0 +1,75 @@
+"""Optuna study wiring: storage from a URL or path, the sampler from the config, directions from the objective."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+from search.errors import UserError
+
+OBJECTIVES = ("gflops", "params", "latency")
+
+
+def make_storage(url: str | None, run_dir: Path) -> BaseStorage:
+    """An Optuna storage.
+
+    Args:
+        url: None for a journal file in ``run_dir``; an SQLAlchemy URL (``sqlite:///x.db``,
+            ``postgresql+psycopg2://...``); or a path to a journal file (shared filesystems, SLURM workers).
+        run_dir: the run directory.
+    """
+    if not url:
+        return JournalStorage(JournalFileBackend(str(run_dir / "study.journal")))
+    if "://" in url:
+        try:
+            return RDBStorage(url, heartbeat_interval=30, grace_period=120, engine_kwargs=_engine_kwargs(url))
+        except Exception as err:  # driver missing, server unreachable, bad URL
+            raise UserError(f"search.storage: cannot open {redact(url)!r}: {type(err).__name__}") from err
+    path = Path(url).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _engine_kwargs(url: str) -> dict:
+    return {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+
+
+def redact(url: str | None) -> str | None:
+    """``url`` with its password replaced by ``***``."""
+    if not url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    if "@" not in rest:
+        return url
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def create(storage: BaseStorage, name: str, sampler: optuna.samplers.BaseSampler, resume: bool) -> optuna.Study:
+    """Create the study; with ``resume``, create it or continue the existing one (how workers join a shared study).
+
+    Several workers may start at once on a fresh database, where Optuna's schema and study creation race: a failed
+    creation is retried, by then as a load.
+    """
+    if not resume and name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
+        raise UserError(
+            f"search.study_name: study {name!r} already exists in this storage; "
+            "use search.resume=true to continue it (or join it as another worker), or another search.study_name"
+        )
+
+    def attempt() -> optuna.Study:
+        return optuna.create_study(
+            storage=storage, study_name=name, sampler=sampler, directions=["maximize", "minimize"], load_if_exists=True
+        )
+
+    for retry in range(4):
+        try:
+            return attempt()
+        except Exception:  # the creation race of simultaneous workers
+            time.sleep(0.5 * (retry + 1))
+    return attempt()
