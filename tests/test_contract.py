@@ -158,7 +158,7 @@ def test_onnx_export_matches_onnxruntime(key: str, tmp_path: Path) -> None:
 def test_config_holds_paper_defaults_and_a_valid_space(key: str) -> None:
     assert (CONF / f"{key}.yaml").is_file(), f"conf/attn/{key}.yaml is missing"
     with initialize_config_module("search.conf", version_base="1.3"):
-        cfg = compose("config", overrides=[f"attn=[{key}]"])
+        cfg = compose(f"attn/{key}")
     node = cfg.attn[key]
     assert node.block.key == key
     yaml_defaults = {k: v for k, v in node.block.items() if k not in {"_target_", "_partial_", "key"}}
