@@ -35,3 +35,22 @@ class BatchNorm2d(nn.BatchNorm2d):
         if self.training and x.shape[0] * x.shape[2] * x.shape[3] == 1:
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
         return super().forward(x)
+
+
+def conv_bn(
+    in_channels: int, out_channels: int, kernel_size: int = 1, *, dilation: int = 1, relu: bool = True
+) -> nn.Sequential:
+    """Convolution with 'same' padding, then ``BatchNorm2d`` and (optionally) ReLU.
+
+    The convolution has no bias: the BatchNorm's shift replaces it (a bias before BatchNorm gets no gradient in
+    training and is absorbed by the running mean in eval).
+    """
+    layers: list[nn.Module] = [
+        nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=dilation * (kernel_size // 2), dilation=dilation, bias=False
+        ),
+        BatchNorm2d(out_channels),
+    ]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
