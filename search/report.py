@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from search.space import from_json
+from search.workers import QUOTA
 
 COLUMNS = (
     "trial", "state", "architecture", "metric", "map50", "gflops", "params", "latency_ms", "duration_s", "epochs",
@@ -27,6 +28,8 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     rows = []
     for t in study.get_trials(deepcopy=False):
         a = t.user_attrs
+        if a.get(QUOTA):  # started past the quota by a racing worker and pruned at once: not a trial of the search
+            continue
         arch = from_json(a["arch"]) if "arch" in a else {}
         row: dict[str, Any] = {
             "trial": t.number,

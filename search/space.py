@@ -14,6 +14,8 @@ from typing import Any
 
 import optuna
 
+from modules import defaults, resolve
+
 NONE = "none"
 Architecture = dict[str, tuple[str, dict[str, Any]]]  # site id (as text) -> (block key, hyperparameters)
 
@@ -68,6 +70,11 @@ def grid(sites: Sequence[str], candidates: Sequence[str], max_blocks: int) -> di
     return space
 
 
+def canonical(arch: Architecture) -> Architecture:
+    """``arch`` with every hyperparameter spelled out (defaults filled in), so equal architectures compare equal."""
+    return {site: (resolve(key), {**defaults(key), **hparams}) for site, (key, hparams) in arch.items()}
+
+
 def describe(arch: Architecture) -> str:
     """A short human-readable form, e.g. ``15:cbam(reduction=8) 21:soca``; ``baseline`` without blocks."""
     if not arch:
@@ -81,7 +88,8 @@ def describe(arch: Architecture) -> str:
 
 def to_json(arch: Architecture) -> str:
     """A canonical JSON form (sorted), stored with each trial."""
-    return json.dumps({s: [k, dict(sorted(h.items()))] for s, (k, h) in sorted(arch.items())}, sort_keys=True)
+    data = {s: [k, dict(sorted(h.items()))] for s, (k, h) in sorted(arch.items())}
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 def from_json(text: str) -> Architecture:

@@ -6,32 +6,36 @@ import time
 from pathlib import Path
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from search.errors import UserError
+from search.heartbeat import HeartbeatJournalStorage
 
 OBJECTIVES = ("gflops", "params", "latency")
 
 
-def make_storage(url: str | None, run_dir: Path) -> BaseStorage:
-    """An Optuna storage.
+def make_storage(url: str | None, run_dir: Path, heartbeat: int = 30) -> BaseStorage:
+    """An Optuna storage whose running trials send heartbeats, so a killed worker's trial is failed, not lost.
 
     Args:
         url: None for a journal file in ``run_dir``; an SQLAlchemy URL (``sqlite:///x.db``,
             ``postgresql+psycopg2://...``); or a path to a journal file (shared filesystems, SLURM workers).
         run_dir: the run directory.
+        heartbeat: seconds between heartbeats; a trial silent for four of them is failed by the next worker to look.
     """
     if not url:
-        return JournalStorage(JournalFileBackend(str(run_dir / "study.journal")))
+        url = str(run_dir / "study.journal")
     if "://" in url:
         try:
-            return RDBStorage(url, heartbeat_interval=30, grace_period=120, engine_kwargs=_engine_kwargs(url))
+            return RDBStorage(
+                url, heartbeat_interval=heartbeat, grace_period=4 * heartbeat, engine_kwargs=_engine_kwargs(url)
+            )
         except Exception as err:  # driver missing, server unreachable, bad URL
             raise UserError(f"search.storage: cannot open {redact(url)!r}: {type(err).__name__}") from err
     path = Path(url).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
+    return HeartbeatJournalStorage(JournalFileBackend(str(path)), heartbeat, 4 * heartbeat)
 
 
 def _engine_kwargs(url: str) -> dict:

@@ -1,0 +1,124 @@
+"""Many workers on one study, with faults: the coordination of a real search on a cheap evaluation.
+
+Each worker process runs the search's own ``Objective`` (quota, architecture claims, reuse, failure limits) and
+``workers.run`` loop on a shared storage; only the evaluation is a sleep instead of a training. Faults: one worker
+is killed with SIGKILL in the middle of a trial and restarted, and one architecture always raises.
+
+    python benchmarks/workers.py                       # journal file storage, 1, 2 and 4 workers
+    python benchmarks/workers.py --storage postgresql+psycopg2://user@127.0.0.1:5432/db
+
+Prints: workers, trials requested, finished, failed, lost (must be 0), duplicates (must be 0), trials per minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+
+SITES = ["1", "2", "3", "4"]
+CANDIDATES = {"se": {"reduction": [4, 8, 16]}, "eca": {}}
+FAILING = "4:eca"  # this architecture always raises
+
+
+def worker(storage_url: str, study_name: str, n_trials: int, work: float) -> None:
+    """One worker: the real objective and loop, evaluating by sleeping for ``work`` seconds."""
+    from search import space, workers
+    from search.objective import Objective
+    from search.study import make_storage
+
+    def evaluate(trial: optuna.Trial, arch: space.Architecture, loggers: list) -> tuple[float, float]:
+        trial.set_user_attr("trained_by", os.getpid())
+        time.sleep(work)
+        if space.describe(arch) == FAILING:
+            raise RuntimeError("injected failure")
+        return len(arch) * 0.1, float(len(arch))
+
+    storage = make_storage(storage_url, Path("."), heartbeat=1)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    objective = Objective(evaluate, SITES, CANDIDATES, max_blocks=1, n_trials=n_trials, poll=0.2)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    workers.run(study, objective, n_trials, poll=0.2)
+
+
+def simulate(storage_url: str, n_workers: int, n_trials: int, work: float = 0.3, kill: bool = True) -> dict:
+    """Run ``n_workers`` worker processes on a fresh study; kill and restart one mid-trial when ``kill``."""
+    from search.study import create, make_storage
+
+    name = f"sim-{n_workers}-{time.time_ns()}"
+    study = create(make_storage(storage_url, Path("."), heartbeat=1), name, optuna.samplers.RandomSampler(0), False)
+    cmd = [sys.executable, __file__, "worker", storage_url, name, str(n_trials), str(work)]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd) for _ in range(n_workers)]
+    if kill:
+        _kill_mid_trial(study, procs[0])
+        procs.append(subprocess.Popen(cmd))  # the restarted worker
+    for p in procs:
+        p.wait(timeout=600)
+    minutes = (time.perf_counter() - start) / 60
+    return {"workers": n_workers, **_count(study, n_trials), "trials_per_min": round(n_trials / minutes, 1)}
+
+
+def _kill_mid_trial(study: optuna.Study, proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` while it is training (its trial RUNNING with an evaluation under way)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if any(t.user_attrs.get("trained_by") == proc.pid for t in running):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the worker to kill never started a trial")
+
+
+def _count(study: optuna.Study, requested: int) -> dict:
+    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("over_quota")]
+    states = Counter(t.state.name for t in trials)
+    finished = states["COMPLETE"] + states["PRUNED"]
+    trained = Counter(
+        t.user_attrs["arch_key"]
+        for t in trials
+        if t.state.name == "COMPLETE" and "trained_by" in t.user_attrs and "reused_from" not in t.user_attrs
+    )
+    return {
+        "requested": requested,
+        "finished": finished,
+        "failed": states["FAIL"],
+        "lost": requested - finished + states["RUNNING"],
+        "duplicates": sum(n - 1 for n in trained.values()),
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", default=None, help="storage URL (default: a journal file in a temp dir)")
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--work", type=float, default=2.0, help="seconds per evaluation")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    storage = args.storage or str(Path(tempfile.mkdtemp()) / "study.journal")
+    rows = [simulate(storage, n, args.trials, args.work) for n in args.workers]
+    base = rows[0]["trials_per_min"]
+    print("| workers | requested | finished | failed | lost | duplicates | trials/min | scaling |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['workers']} | {r['requested']} | {r['finished']} | {r['failed']} | {r['lost']} | "
+            f"{r['duplicates']} | {r['trials_per_min']} | {r['trials_per_min'] / base:.2f}× |"
+        )
+
+
+if __name__ == "__main__":
+    main()

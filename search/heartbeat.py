@@ -1,0 +1,53 @@
+"""Heartbeats for Optuna's JournalStorage, which has none of its own (RDBStorage has).
+
+With this storage, Optuna's own machinery applies unchanged: ``study.optimize`` records a heartbeat every
+``heartbeat_interval`` seconds in a thread while a trial runs, and before each trial fails the RUNNING trials whose
+heartbeat is older than ``grace_period`` (a worker killed by SIGKILL, out of memory, a lost node).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages.journal import BaseJournalBackend
+from optuna.trial import FrozenTrial, TrialState
+
+HEARTBEAT = "heartbeat"  # trial system attribute: seconds since the epoch
+
+
+class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+    """A ``JournalStorage`` whose running trials record heartbeats as a system attribute.
+
+    Args:
+        backend: the journal backend (a file on a shared filesystem, typically).
+        heartbeat_interval: seconds between heartbeats of a running trial.
+        grace_period: a RUNNING trial without a heartbeat for this long is stale (default: twice the interval).
+    """
+
+    def __init__(self, backend: BaseJournalBackend, heartbeat_interval: int = 30, grace_period: int | None = None):
+        super().__init__(backend)
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period or 2 * heartbeat_interval
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        now = time.time()
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        return [t._trial_id for t in running if now - self._last_beat(t) > self.grace_period]
+
+    @staticmethod
+    def _last_beat(trial: FrozenTrial) -> float:
+        beat = trial.system_attrs.get(HEARTBEAT)
+        return float(beat) if beat is not None else trial.datetime_start.timestamp()
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self.heartbeat_interval
+
+    def get_heartbeat_stale_trial_callback(self) -> Callable[[optuna.Study, FrozenTrial], None] | None:
+        return None

@@ -1,0 +1,86 @@
+"""Several workers on one study: an exact trial quota and one trainer per architecture.
+
+Workers share nothing but the Optuna storage, so both rules are decided there:
+- quota: a trial runs only if fewer than ``n_trials`` live trials (running or finished, failures excluded) precede it;
+  a worker with nothing left to start waits while others finish and takes over the slot of a trial that fails.
+- claims: the first trial of an architecture key records itself as the key's owner in the study's user attributes;
+  another trial with the same key waits for the owner and reuses its result. When other trials are running at claim
+  time, the claim settles for a moment and the last writer wins, so two workers never train the same key at once.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+QUOTA = "over_quota"  # user attribute of trials started past the quota (pruned at once, not counted)
+LIVE = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _counted(t: FrozenTrial) -> bool:
+    return t.state in LIVE and not t.user_attrs.get(QUOTA)
+
+
+def progress(study: optuna.Study) -> tuple[int, int]:
+    """(finished, running) trials that count towards the quota."""
+    trials = [t for t in study.get_trials(deepcopy=False) if _counted(t)]
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    return len(trials) - running, running
+
+
+def admit(trial: optuna.Trial, n_trials: int) -> bool:
+    """Whether ``trial`` is within the quota: fewer than ``n_trials`` counted trials precede it."""
+    earlier = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number and _counted(t)]
+    return len(earlier) < n_trials
+
+
+def run(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], Sequence[float]],
+    n_trials: int,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    poll: float = 5.0,
+) -> None:
+    """Run trials of ``study`` until ``n_trials`` counted trials have finished (across all workers)."""
+    while True:
+        finished, running = progress(study)
+        if finished >= n_trials:
+            return
+        if finished + running >= n_trials:  # the last slots are taken: wait, in case one of them fails
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            time.sleep(poll)
+            continue
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=list(callbacks))
+
+
+def claim(trial: optuna.Trial, key: str, settle: float = 1.0, poll: float = 5.0) -> FrozenTrial | None:
+    """Own architecture ``key`` for ``trial``, or return the finished trial of it to reuse.
+
+    Returns None when ``trial`` should train the architecture; else a COMPLETE or PRUNED trial with the same key.
+    Waits while another running trial owns the key.
+    """
+    study = trial.study
+    attr = f"owner:{key}"
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        same = [t for t in trials if t.number != trial.number and t.user_attrs.get("arch_key") == key]
+        done = [t for t in same if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and not t.user_attrs.get(QUOTA)]
+        if done:
+            return min(done, key=lambda t: t.number)
+        owner = study.user_attrs.get(attr)
+        owner_running = any(t.number == owner and t.state == TrialState.RUNNING for t in trials)
+        if owner == trial.number:
+            return None
+        if owner_running:
+            time.sleep(poll)
+            continue
+        study.set_user_attr(attr, trial.number)
+        others = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if t.number != trial.number]
+        if others:
+            time.sleep(settle)

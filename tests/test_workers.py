@@ -1,0 +1,35 @@
+"""Several worker processes on one study, with a worker killed mid-trial and an architecture that always raises."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "workers.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_workers", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _check(result: dict, requested: int) -> None:
+    assert result["requested"] == requested
+    assert result["finished"] == requested, result  # exactly the quota, though a worker died and trials raised
+    assert result["lost"] == 0, result
+    assert result["duplicates"] == 0, result
+    assert result["failed"] >= 1, result  # the killed worker's trial, failed by heartbeat
+
+
+def test_journal_workers_survive_a_kill(tmp_path: Path) -> None:
+    _check(_bench().simulate(str(tmp_path / "study.journal"), n_workers=3, n_trials=12, work=0.3), 12)
+
+
+@pytest.mark.skipif(not os.environ.get("ATTNSEARCH_TEST_POSTGRES"), reason="no PostgreSQL server (.ci/run starts one)")
+def test_postgres_workers_survive_a_kill() -> None:
+    _check(_bench().simulate(os.environ["ATTNSEARCH_TEST_POSTGRES"], n_workers=3, n_trials=12, work=0.3), 12)
