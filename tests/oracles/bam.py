@@ -1,6 +1,7 @@
 """BAMBlock from attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 3 (BAM).
 
 Layout repair includes ``addmodule`` → ``add_module`` (the page lost the underscores, as in ``__init__``).
+Left out: the never-called ``init_weights``, the ``__main__`` demo and unused imports.
 """
 
 # ruff: noqa: UP031, RUF059 (the article's code, kept as written)

@@ -1,4 +1,7 @@
-"""CBAMBlock from attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 2 (CBAM)."""
+"""CBAMBlock from attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 2 (CBAM).
+
+Left out: the never-called ``init_weights``, the ``__main__`` demo and unused imports.
+"""
 
 # ruff: noqa: RUF059 (the article's code, kept as written)
 

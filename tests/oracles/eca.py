@@ -1,4 +1,7 @@
-"""ECAAttention from attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 4 (ECA-Net)."""
+"""ECAAttention from attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 4 (ECA-Net).
+
+Left out: the never-called ``init_weights``, the ``__main__`` demo and unused imports.
+"""
 
 from torch import nn
 

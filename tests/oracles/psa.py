@@ -1,4 +1,7 @@
-"""Both Polarized Self-Attention layouts of attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 6."""
+"""Both Polarized Self-Attention layouts of attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 6.
+
+Left out: the never-called ``init_weights``, the ``__main__`` demo and unused imports.
+"""
 
 import torch
 from torch import nn

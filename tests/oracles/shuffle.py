@@ -1,4 +1,7 @@
-"""ShuffleAttention from attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 5 (SA-Net)."""
+"""ShuffleAttention from attention-zoo-se-cbam-bam-eca-sa-psa-sge-coord-gam.txt, section 5 (SA-Net).
+
+Left out: the never-called ``init_weights``, the ``__main__`` demo and unused imports.
+"""
 
 # ruff: noqa: RUF059 (the article's code, kept as written)
 
