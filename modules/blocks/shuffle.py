@@ -18,10 +18,10 @@ class ShuffleAttention(nn.Module):
     """Split C into G groups; in each, x₀·σ(w_c·GAP(x₀) + b_c) on the first half and x₁·σ(w_s·GN(x₁) + b_s) on the
     second; concatenate and interleave the two halves of C (channel shuffle with 2 groups).
 
-    The scale/shift parameters are per channel of a half-group and shared by all groups; GN has one group per channel,
-    i.e. it normalises each map over H×W. Weights start at 0 and biases at 1, as the official code. GN has no affine
-    of its own: the article's (γ, β), starting at (1, 0), only rescale w_s and b_s; and computed by hand it also runs
-    on a single value per map (batch 1 at 1×1 with G' = 1), where ``nn.GroupNorm`` raises in training.
+    The scales w_c, w_s (init 0) and shifts b_c, b_s (init 1, as the official code) are per channel of a half-group
+    and shared by all groups. GN normalises each map over H×W (one group per channel) and has no affine of its own:
+    the article's (γ, β) only rescale w_s and b_s. It is computed by hand, which also runs on one value per map (batch
+    1 at 1×1 with G' = 1), where ``nn.GroupNorm`` raises in training.
 
     Args:
         channels: input channels C.
