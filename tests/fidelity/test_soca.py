@@ -15,11 +15,12 @@ def _input_grad(fn, x: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tenso
     return y, x.grad
 
 
-def test_soca_matches_article() -> None:
-    ours = modules.build("soca", 64, reduction=8)
-    ref = SOCA(64, reduction=8)
+@pytest.mark.parametrize("shape", [(3, 64, 9, 7), (2, 256, 40, 40)], ids=["small", "benchmark_size"])
+def test_soca_matches_article(shape: tuple[int, int, int, int]) -> None:
+    ours = modules.build("soca", shape[1], reduction=8)
+    ref = SOCA(shape[1], reduction=8)
     ref.conv_du.load_state_dict(ours.conv_du.state_dict())
-    x = torch.randn(3, 64, 9, 7)
+    x = torch.randn(shape)
     weights = torch.randn_like(x)
     y, grad = _input_grad(ours, x, weights)
     y_ref, grad_ref = _input_grad(ref, x, weights)
@@ -41,7 +42,7 @@ def test_input_gradients_equal_the_articles_backward(iterations: int) -> None:
 @pytest.mark.parametrize("iterations", [1, 5])
 def test_gradients_are_exact(iterations: int) -> None:
     """The detached factors in our covariance pooling leave the gradient exact (checked against finite differences)."""
-    x = torch.randn(2, 6, 4, 3, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 5, 3, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: covariance_sqrt_mean(t, iterations, 1e-12), (x,))
 
 
