@@ -84,6 +84,7 @@ def _count(study: optuna.Study, requested: int) -> dict:
     trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get("over_quota")]
     states = Counter(t.state.name for t in trials)
     finished = states["COMPLETE"] + states["PRUNED"]
+    raised = sum(t.state.name == "FAIL" and "reason" in t.user_attrs for t in trials)
     trained = Counter(
         t.user_attrs["arch_key"]
         for t in trials
@@ -93,7 +94,7 @@ def _count(study: optuna.Study, requested: int) -> dict:
         "requested": requested,
         "finished": finished,
         "failed": states["FAIL"],
-        "lost": requested - finished + states["RUNNING"],
+        "lost": requested - finished - raised + states["RUNNING"],
         "duplicates": sum(n - 1 for n in trained.values()),
     }
 

@@ -93,6 +93,6 @@ class Objective:
 
     def _end(self, trial: optuna.Trial, state: str, reason: str) -> None:
         if reason:
-            trial.set_user_attr("reason", reason[:500])
+            trial.set_user_attr(workers.REASON, reason[:500])
         if self.tracker:
             self.tracker.finish(state, {**trial.user_attrs, "trial": trial.number})

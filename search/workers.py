@@ -1,8 +1,9 @@
 """Several workers on one study: an exact trial quota and one trainer per architecture.
 
 Workers share nothing but the Optuna storage, so both rules are decided there:
-- quota: a trial runs only if fewer than ``n_trials`` live trials (running or finished, failures excluded) precede it;
-  a worker with nothing left to start waits while others finish and takes over the slot of a trial that fails.
+- quota: a trial runs only if fewer than ``n_trials`` counted trials precede it. Counted: running, complete, pruned,
+  and failed with a reason (the trial raised). A trial failed without one (its worker was killed, or Ctrl-C) is
+  replaced: a worker with nothing left to start waits while others finish and takes over such a slot.
 - claims: the first trial of an architecture key records itself as the key's owner in the study's user attributes;
   another trial with the same key waits for the owner and reuses its result. When other trials are running at claim
   time, the claim settles for a moment and the last writer wins, so two workers never train the same key at once.
@@ -18,15 +19,18 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 QUOTA = "over_quota"  # user attribute of trials started past the quota (pruned at once, not counted)
+REASON = "reason"  # user attribute: why a trial failed or was pruned
 LIVE = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def _counted(t: FrozenTrial) -> bool:
-    return t.state in LIVE and not t.user_attrs.get(QUOTA)
+    if t.user_attrs.get(QUOTA):
+        return False
+    return t.state in LIVE or (t.state == TrialState.FAIL and REASON in t.user_attrs)
 
 
 def progress(study: optuna.Study) -> tuple[int, int]:
-    """(finished, running) trials that count towards the quota."""
+    """(finished, running) trials that count towards the quota; finished includes trials that raised."""
     trials = [t for t in study.get_trials(deepcopy=False) if _counted(t)]
     running = sum(t.state == TrialState.RUNNING for t in trials)
     return len(trials) - running, running

@@ -20,10 +20,10 @@ def _bench():
 
 def _check(result: dict, requested: int) -> None:
     assert result["requested"] == requested
-    assert result["finished"] == requested, result  # exactly the quota, though a worker died and trials raised
-    assert result["lost"] == 0, result
+    assert result["lost"] == 0, result  # exactly the quota finished or raised, though a worker died mid-trial
     assert result["duplicates"] == 0, result
-    assert result["failed"] >= 1, result  # the killed worker's trial, failed by heartbeat
+    assert result["failed"] >= 1, result  # the killed worker's trial, failed by heartbeat and replaced
+    assert result["finished"] >= requested - 2, result  # the always-raising architecture is tried at most twice
 
 
 def test_journal_workers_survive_a_kill(tmp_path: Path) -> None:

@@ -1,0 +1,169 @@
+"""``run_search(cfg)``: the whole search for one composed config; the CLI entry point is a thin wrapper around it."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from search import report, space, workers
+from search.baseline import baseline_weights
+from search.data import dataset_classes, resolve_data
+from search.errors import UserError
+from search.evaluate import COST_ATTR, Evaluate
+from search.objective import Objective
+from search.placement import sites
+from search.study import create, make_storage, redact
+from search.tracking import Tracker
+
+
+@dataclass
+class SearchResult:
+    """What a search returns: the study, the run directory, the files written and the printed summary."""
+
+    study: optuna.Study
+    run_dir: Path
+    files: list[Path]
+    summary: str
+    interrupted: bool = False
+
+
+def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
+    """Run the search described by ``cfg`` (the composed ``conf/config.yaml``); outputs go to ``run_dir``."""
+    run_dir = Path(run_dir or HydraConfig.get().runtime.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    s = cfg.search
+    task = cfg.model.task
+    budgets = {"gflops": _number(s, "max_gflops"), "params": _number(s, "max_params")}
+    if s.objective not in COST_ATTR:
+        raise UserError(f"search.objective: unknown {s.objective!r}; valid: {', '.join(COST_ATTR)}")
+    if int(s.max_blocks) < 1:
+        raise UserError(f"search.max_blocks: must be at least 1, got {s.max_blocks}")
+    if int(s.n_trials) < 1:
+        raise UserError(f"search.n_trials: must be at least 1, got {s.n_trials}")
+
+    data = resolve_data(cfg.data, task)
+    nc = len(dataset_classes(data, task))
+    where = list(cfg.placement.layers) if cfg.placement.get("layers") else cfg.placement.name
+    site_ids = [str(site.index) for site in sites(cfg.model.name, where=where)]
+    candidates = {key: dict(node.get("space") or {}) for key, node in cfg.attn.items()}
+    if not candidates:
+        raise UserError("attn: no candidate block; e.g. attn=psa,cbam,soca")
+
+    settings = instantiate(cfg.trainer)
+    fit = functools.partial(_runner(task), data=data, cfg=settings)
+    weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, settings, s.baseline_epochs)
+
+    metric = "map50_95" if task == "detect" else "top1"
+    storage = make_storage(s.storage, run_dir, int(s.heartbeat))
+    sampler_cfg = cfg.search.sampler
+    grid = sampler_cfg._target_.endswith("GridSampler")
+    if grid:
+        sampler = instantiate(sampler_cfg, search_space=space.grid(site_ids, list(candidates), int(s.max_blocks)))
+    else:
+        sampler = instantiate(sampler_cfg)
+    study = create(storage, s.study_name, sampler, bool(s.resume))
+    study.set_metric_names([metric, s.objective])
+    if not study.trials:
+        study.enqueue_trial(space.baseline_params(list(candidates), int(s.max_blocks)))
+
+    config = public_config(cfg)
+    tracker = Tracker(cfg.logger.name, run_dir, s.study_name, config, **tracker_settings(cfg))
+    evaluate = Evaluate(
+        model=cfg.model.name,
+        fit=fit,
+        weights=weights,
+        nc=nc,
+        run_dir=run_dir,
+        cost=s.objective,
+        imgsz=int(s.imgsz),
+        budgets=budgets,
+        early_stop=(float(s.early_stop.margin), int(s.early_stop.min_epoch)) if s.early_stop.enabled else None,
+        metric=metric,
+    )
+    objective = Objective(
+        evaluate=evaluate,
+        sites=site_ids,
+        candidates=candidates,
+        scope=json.dumps([cfg.model.name, nc, str(data), str(weights), config["trainer"]], default=str),
+        max_blocks=int(s.max_blocks),
+        sample_hparams=bool(s.sample_hparams) and not grid,
+        n_trials=int(s.n_trials),
+        max_failures=int(s.max_failures),
+        tracker=tracker,
+    )
+    interrupted = _optimize(study, objective, int(s.n_trials))
+    cost_col = COST_ATTR[s.objective]
+    files, summary = report.write_all(study, run_dir, cost_col, metric)
+    rows = report.trial_rows(study)
+    front = {t.number for t in report.pareto_trials(study)}
+    tracker.summary(rows, front, cost_col, metric, run_dir / "pareto.png")
+    print(f"\nPareto front ({metric} vs {cost_col}):\n{summary}\n\nWritten to {run_dir}:")
+    for path in files:
+        print(f"  {path}")
+    return SearchResult(study, run_dir, files, summary, interrupted)
+
+
+def _optimize(study: optuna.Study, objective: Objective, n_trials: int) -> bool:
+    """Run trials until the study holds ``n_trials``; returns whether Ctrl-C or SIGTERM stopped it."""
+    bar = tqdm(total=n_trials, initial=workers.progress(study)[0], desc="study", unit="trial", file=sys.stderr)
+
+    def update(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        bar.n = workers.progress(study)[0]
+        bar.set_postfix(front=len(report.pareto_trials(study)), last=trial.state.name.lower())
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # SLURM preemption: stop like Ctrl-C
+    try:
+        workers.run(study, objective, n_trials, callbacks=[update], poll=objective.poll)
+    except KeyboardInterrupt:
+        bar.write("interrupted: the running trial is recorded as failed; writing outputs")
+        return True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        bar.close()
+    return False
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _runner(task: str) -> Any:
+    from runners import fit_classification, fit_detection
+
+    if task not in ("detect", "classify"):
+        raise UserError(f"model.task: unknown {task!r}; valid: detect, classify")
+    return fit_detection if task == "detect" else fit_classification
+
+
+def _number(node: DictConfig, key: str) -> float | None:
+    value = node.get(key)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"search.{key}: {value!r} is not a number") from None
+
+
+def tracker_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The logger config without its ``name``: the Tracker's keyword arguments."""
+    return {k: v for k, v in OmegaConf.to_container(cfg.logger, resolve=True).items() if k != "name"}
+
+
+def public_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config without secrets (the storage URL's password)."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["search"]["storage"] = redact(config["search"].get("storage"))
+    return config

@@ -1,0 +1,77 @@
+"""Baseline weights every trial starts from: the user's checkpoint, or a baseline trained once and cached.
+
+The cache key covers the model, the number of classes, the dataset (path and modification time) and the training
+settings, so later trials and later runs reuse it; a file lock makes concurrent workers train it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+
+from search.errors import UserError
+from search.placement import apply
+
+
+def cache_dir() -> Path:
+    """``$ATTNSEARCH_CACHE`` or ``~/.cache/attnsearch``."""
+    return Path(os.environ.get("ATTNSEARCH_CACHE", Path.home() / ".cache" / "attnsearch"))
+
+
+def cache_key(model: str, nc: int, data: Path, settings: Any, epochs: int) -> str:
+    """A short hash of everything the baseline's weights depend on."""
+    data = Path(data)
+    stamp = data.stat().st_mtime_ns if data.exists() else 0
+    settings = asdict(settings) if is_dataclass(settings) else dict(settings)
+    text = json.dumps([model, nc, str(data.resolve()), stamp, settings, epochs], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def baseline_weights(
+    model: str,
+    nc: int,
+    data: Path,
+    weights: str | None,
+    fit: Callable[..., Any],
+    settings: Any,
+    epochs: int,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """The path of the weights trials start from.
+
+    Args:
+        model: model name or YAML path.
+        nc: number of classes.
+        data: the dataset (part of the cache key).
+        weights: the user's checkpoint (``model.weights``), used as is when given.
+        fit: ``fit(model, cfg=...)`` trains a model in place.
+        settings: the trial training settings (a dataclass with ``epochs``).
+        epochs: epochs of the baseline training.
+        log: where progress messages go.
+    """
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise UserError(f"model.weights: no such file {str(path)!r}")
+        return path
+    path = cache_dir() / "baselines" / f"{cache_key(model, nc, data, settings, epochs)}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if path.is_file():
+            log(f"baseline: reusing {path}")
+            return path
+        log(f"baseline: training {model} for {epochs} epochs once (cached at {path})")
+        placed = apply(model, {}, nc=nc)
+        fit(placed.model, cfg=replace(settings, epochs=epochs))
+        tmp = path.with_suffix(".tmp")
+        torch.save(placed.model.state_dict(), tmp)
+        tmp.replace(path)
+    return path

@@ -1,0 +1,114 @@
+"""Command line of ``python -m search``: Hydra overrides as typed, user errors as one line and exit code 2.
+
+Two things are handled before Hydra sees the arguments:
+- ``attn=psa,cbam,soca`` means "these candidate blocks", not a sweep (Hydra would reject it without ``-m``): it becomes
+  ``attn=[psa,cbam,soca]``; ``attn=all`` becomes every block in ``conf/attn/``.
+- ``model=<path.yaml>`` and ``data=<path>`` name a user's own file: they become ``model=custom model.name=<path>`` and
+  ``data=path data.path=<path>``.
+An unknown option of a config group is reported with the valid options.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+
+from hydra import compose, initialize_config_module
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from modules import UnknownBlockError
+from runners.data.checks import DatasetError
+from search.errors import UserError
+from search.placement import PlacementError
+
+USER_ERRORS = (UserError, UnknownBlockError, PlacementError, DatasetError)
+
+GROUPS = ("model", "attn", "placement", "data", "trainer", "search", "logger", "experiment")
+PATH_GROUPS = {"model": "custom", "data": "path"}
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group: the YAML files in ``conf/<group>/``."""
+    folder = resources.files("search.conf") / group
+    return sorted(Path(p.name).stem for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _split(arg: str) -> tuple[str, str] | None:
+    """``group=value`` for an override of one of our config groups, else None."""
+    if arg.startswith("-") or "=" not in arg:
+        return None
+    key, value = arg.split("=", 1)
+    key = key.lstrip("+~")
+    return (key, value) if key in GROUPS else None
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or value.endswith((".yaml", ".yml", ".pt"))
+
+
+def _attn(value: str) -> list[str]:
+    names = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+    valid = options("attn")
+    if names == ["all"]:
+        return valid
+    for name in names:
+        if name not in valid:
+            raise UserError(f"attn: unknown block {name!r}; valid: {', '.join(valid)} (or 'all')")
+    if not names:
+        raise UserError(f"attn: no block given; valid: {', '.join(valid)} (or 'all')")
+    return names
+
+
+def normalize(argv: Sequence[str]) -> list[str]:
+    """Rewrite command-line overrides into the form Hydra composes (see the module docstring)."""
+    out: list[str] = []
+    for arg in argv:
+        split = _split(arg)
+        if split is None:
+            out.append(arg)
+            continue
+        group, value = split
+        if group == "attn":
+            out.append(f"attn=[{','.join(_attn(value))}]")
+        elif group in PATH_GROUPS and _looks_like_path(value):
+            out += [f"{group}={PATH_GROUPS[group]}", f"{group}.{'path' if group == 'data' else 'name'}={value}"]
+        elif group in ("model", "placement", "data", "trainer", "search", "logger", "experiment"):
+            valid = options(group)
+            for name in value.split(","):  # a comma list is a sweep under -m
+                if name not in valid and name != "null":
+                    hint = " or a path to a YAML" if group in PATH_GROUPS else ""
+                    raise UserError(f"{group}: unknown option {name!r}; valid: {', '.join(valid)}{hint}")
+            out.append(arg)
+    return out
+
+
+def check_overrides(overrides: Sequence[str], config_name: str = "config") -> None:
+    """Compose the config once so that a bad override is reported as a ``UserError`` before Hydra runs."""
+    plain = [o for o in overrides if "=" in o and not o.startswith("-") and not o.lstrip("+~").startswith("hydra")]
+    try:
+        with initialize_config_module("search.conf", version_base="1.3"):
+            compose(config_name, overrides=plain)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise UserError(str(err).strip().splitlines()[0]) from None
+
+
+def run(main: Callable[[], object], argv: Sequence[str] | None = None, config_name: str = "config") -> None:
+    """Run a ``@hydra.main`` function on normalised arguments; a user error is one line on stderr and exit code 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = normalize(args)
+        if not {"-m", "--multirun", "--help", "-h", "--hydra-help"} & set(args):
+            check_overrides(args, config_name)
+    except USER_ERRORS as err:
+        exit_user_error(err)
+    sys.argv[1:] = args
+    main()
+
+
+def exit_user_error(err: Exception) -> None:
+    """Print ``err`` as one line on stderr and exit with code 2."""
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(2)

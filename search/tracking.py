@@ -1,0 +1,91 @@
+"""Experiment tracking: one W&B run per trial, grouped by study, and a summary run; or CSV logs; or nothing.
+
+W&B runs offline unless ``logger.mode=online``: nothing is sent, ``wandb sync <run dir>/wandb/offline-run-*`` later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+
+
+class Tracker:
+    """Loggers for each trial and the study's summary.
+
+    Args:
+        kind: ``wandb``, ``csv`` or ``none``.
+        directory: where logs go (the run directory).
+        study_name: the W&B group.
+        config: the search's configuration, without secrets, attached to every run.
+        settings: the rest of the logger config (``mode``, ``project``, ``entity``).
+    """
+
+    def __init__(self, kind: str, directory: Path, study_name: str, config: dict[str, Any], **settings: Any) -> None:
+        self.kind = kind
+        self.directory = Path(directory)
+        self.study_name = study_name
+        self.config = config
+        self.settings = settings
+        self._run = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind in ("wandb", "csv") and self.settings.get("mode") != "disabled"
+
+    def start(self, number: int, params: dict[str, Any]) -> list[Logger]:
+        """Open the trial's run; returns the Lightning loggers the runner writes its curves to."""
+        if self.kind == "csv":
+            return [CSVLogger(self.directory / "csv", name=f"trial_{number:03d}", version="")]
+        if not self.enabled:
+            return []
+        self._run = self._init(name=f"trial-{number:03d}", job_type="trial", config={**self.config, "params": params})
+        return [WandbLogger(experiment=self._run)]
+
+    def finish(self, state: str, attrs: dict[str, Any]) -> None:
+        """Close the trial's run with its state, objectives and failure reason in the run summary."""
+        if self._run is None:
+            return
+        summary = {k: v for k, v in attrs.items() if isinstance(v, int | float | str) and k != "arch"}
+        self._run.summary.update({"state": state, **summary})
+        self._run.finish(exit_code=0 if state == "COMPLETE" else 1)
+        self._run = None
+
+    def summary(self, rows: list[dict[str, Any]], front: set[int], cost: str, metric: str, png: Path) -> None:
+        """A summary run with the table of all trials, the Pareto scatter and the front's plot."""
+        if self.kind != "wandb" or not self.enabled:
+            return
+        import wandb
+
+        run = self._init(name="summary", job_type="summary", config=self.config)
+        columns = sorted({k for r in rows for k in r}, key=lambda c: (c.startswith("site_"), c))
+        table = wandb.Table(columns=[*columns, "pareto"])
+        for r in rows:
+            table.add_data(*[_cell(r.get(c)) for c in columns], r["trial"] in front)
+        run.log(
+            {
+                "trials": table,
+                "pareto_scatter": wandb.plot.scatter(table, cost, "metric", title=f"{metric} vs {cost}"),
+                "pareto": wandb.Image(str(png)),
+            }
+        )
+        run.finish()
+
+    def _init(self, **kwargs: Any):
+        import wandb
+
+        return wandb.init(
+            project=self.settings.get("project", "attnsearch"),
+            entity=self.settings.get("entity"),
+            group=self.study_name,
+            mode=self.settings.get("mode", "offline"),
+            dir=str(self.directory),
+            reinit="create_new",
+            settings=wandb.Settings(silent=True, console="off"),
+            **kwargs,
+        )
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
