@@ -1,0 +1,111 @@
+"""``python -m search`` as a user types it: candidate lists, help, printed config, multirun, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from search.__main__ import main
+from search.cli import options, run
+
+
+def cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    cmd = [sys.executable, "-m", "search", *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def in_process(capsys: pytest.CaptureFixture, tmp_path: Path, *args: str) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        run(main, [*args, f"hydra.run.dir={tmp_path}"])
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_bad_block_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
+    out = cli("attn=psa,bogus", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"error: attn: unknown block 'bogus'; valid: {', '.join(options('attn'))} (or 'all')"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["model=nosuch"], "model: unknown option 'nosuch'; valid: "),
+        (["placement=middle"], "placement: unknown option 'middle'; valid: "),
+        (["nosuchkey=1"], "nosuchkey"),
+        (["search.max_gflops=abc"], "search.max_gflops: 'abc' is not a number"),
+        (["search.objective=speed"], "search.objective: unknown 'speed'; valid: gflops, params, latency"),
+        (["experiment=smoke", "placement.layers=[4,999]"], "999"),
+        (["experiment=smoke", "data=/nonexistent/data.yaml"], "/nonexistent/data.yaml"),
+        (["experiment=smoke", "model=resnet18"], "use e.g. data=digits_cls"),
+    ],
+)
+def test_user_errors(capsys: pytest.CaptureFixture, tmp_path: Path, args: list[str], expected: str) -> None:
+    code, err = in_process(capsys, tmp_path, *args)
+    assert code == 2
+    assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_help_lists_groups_and_usage(tmp_path: Path) -> None:
+    out = cli("--help", cwd=tmp_path)
+    assert out.returncode == 0
+    for group in ("attn:", "model:", "placement:", "data:", "trainer:", "search:", "logger:", "experiment:"):
+        assert group in out.stdout
+    assert "python -m search attn=psa,cbam,soca placement=neck" in out.stdout
+
+
+def test_candidate_blocks_as_typed_and_all(tmp_path: Path) -> None:
+    out = cli("attn=psa,cbam,soca", "--cfg", "job", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    blocks = [line.strip(" :") for line in out.stdout.split("attn:")[1].split("placement:")[0].splitlines()]
+    assert [b for b in blocks if b in options("attn")] == ["psa", "cbam", "soca"]
+    everything = cli("attn=all", "--cfg", "job", cwd=tmp_path)
+    assert all(f"  {key}:" in everything.stdout for key in options("attn"))
+
+
+def test_multirun_runs_one_search_per_value(tmp_path: Path) -> None:
+    out = cli(
+        "-m", "experiment=smoke", "search.seed=0,1", "search.n_trials=1", f"hydra.sweep.dir={tmp_path}", cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert sorted(p.parent.name for p in tmp_path.glob("*/trials.csv")) == ["0", "1"]
+
+
+def test_sigterm_stops_cleanly_and_resume_continues(tmp_path: Path) -> None:
+    """SLURM preemption: the running trial is recorded as failed, outputs are written, resume finishes the study."""
+    journal = tmp_path / "study.journal"
+    args = ["experiment=smoke", f"search.storage={journal}", "search.n_trials=4", "trainer.epochs=3", "attn=[se]"]
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search", *args, f"hydra.run.dir={tmp_path / 'a'}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if journal.exists() and _count(journal, "COMPLETE") >= 1 and _count(journal, "RUNNING") == 1:
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, output[-2000:]
+    assert "interrupted" in output and (tmp_path / "a" / "trials.csv").is_file()
+    assert _count(journal, "FAIL") == 1 and _count(journal, "RUNNING") == 0
+    resumed = cli(*args, "search.resume=true", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _count(journal, "COMPLETE") + _count(journal, "PRUNED") == 4
+
+
+def _count(journal: Path, state: str) -> int:
+    from search.study import make_storage
+
+    study = optuna.load_study(study_name="attnsearch", storage=make_storage(str(journal), journal.parent))
+    return sum(t.state.name == state for t in study.trials)
