@@ -37,6 +37,11 @@ def _norm_flops(x_shape: torch.Size, *args: Any, **kwargs: Any) -> int:
     return 4 * math.prod(x_shape)
 
 
+def params(model: nn.Module) -> int:
+    """Number of parameters."""
+    return sum(p.numel() for p in model.parameters())
+
+
 def gflops(model: nn.Module, imgsz: int | tuple[int, int], channels: int = 3) -> float:
     """GFLOPs of one forward pass of one image (see the module docstring for what counts)."""
     x = _input(model, imgsz, 1, channels)
@@ -79,7 +84,7 @@ def profile(
     if key is not None and cache_key in _CACHE:
         return dict(_CACHE[cache_key])
     model.to(device)
-    result = {"gflops": gflops(model, imgsz, channels), "params": float(sum(p.numel() for p in model.parameters()))}
+    result = {"gflops": gflops(model, imgsz, channels), "params": float(params(model))}
     x = _input(model, imgsz, batch, channels)
     with _inference(model):
         result["peak_mem_mb"] = _peak_memory(model, x) / 2**20

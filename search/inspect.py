@@ -13,8 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 
 import modules
 from search.cli import USER_ERRORS, exit_user_error, run
-from search.cost import gflops
-from search.placement import apply, sites
+from search.cost import gflops, params
+from search.placement import Site, apply, sites
 
 SKIP = ("_target_", "_partial_", "key")  # the block config's keys that are not hyperparameters
 
@@ -37,25 +37,22 @@ def inspect(cfg: DictConfig) -> str:
         size = math.ceil(imgsz / site.stride)
         for key, hparams in blocks.items():
             block = modules.build(key, site.channels, **hparams)
-            row += [
-                f"{sum(p.numel() for p in block.parameters()):,}",
-                f"{gflops(block, size, site.channels) * 1e3:.2f}",
-            ]
+            row += [f"{params(block):,}", f"{gflops(block, size, site.channels) * 1e3:.2f}"]
         rows.append(row)
     where = f"layers {list(layers)}" if layers is not None else f"placement {cfg.placement.name!r}"
     title = f"{model}, {where}, {imgsz}x{imgsz}: {len(chosen)} sites"
     return "\n\n".join([title, _table(header, rows), _table(*_totals(model, chosen, blocks, imgsz))])
 
 
-def _totals(model: str, chosen: list, blocks: dict[str, dict], imgsz: int) -> tuple[list[str], list[list]]:
+def _totals(model: str, chosen: list[Site], blocks: dict[str, dict], imgsz: int) -> tuple[list[str], list[list]]:
     """Baseline versus the model with each block at every chosen site: parameters and GFLOPs."""
     header = ["model", "params", "GFLOPs", "Δ params", "Δ GFLOPs"]
     base = apply(model, {}).model
-    p0, g0 = sum(p.numel() for p in base.parameters()), gflops(base, imgsz)
+    p0, g0 = params(base), gflops(base, imgsz)
     rows = [["baseline", f"{p0:,}", f"{g0:.3f}", "", ""]]
     for key, hparams in blocks.items():
         net = apply(model, {site.index: (key, hparams) for site in chosen}).model
-        p, g = sum(p.numel() for p in net.parameters()), gflops(net, imgsz)
+        p, g = params(net), gflops(net, imgsz)
         rows.append([f"{key} at all {len(chosen)}", f"{p:,}", f"{g:.3f}", f"{p / p0 - 1:+.2%}", f"{g / g0 - 1:+.2%}"])
     return header, rows
 
