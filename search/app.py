@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import signal
+import socket
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,22 +62,11 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
     if not candidates:
         raise UserError("attn: no candidate block; e.g. attn=psa,cbam,soca")
 
+    metric = "map50_95" if task == "detect" else "top1"
+    study = open_study(cfg, run_dir, site_ids, list(candidates), metric)
     settings = instantiate(cfg.trainer)
     fit = functools.partial(_runner(task), data=data, cfg=settings)
     weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, settings, s.baseline_epochs)
-
-    metric = "map50_95" if task == "detect" else "top1"
-    storage = make_storage(s.storage, run_dir, int(s.heartbeat))
-    sampler_cfg = cfg.search.sampler
-    grid = sampler_cfg._target_.endswith("GridSampler")
-    if grid:
-        sampler = instantiate(sampler_cfg, search_space=space.grid(site_ids, list(candidates), int(s.max_blocks)))
-    else:
-        sampler = instantiate(sampler_cfg)
-    study = create(storage, s.study_name, sampler, bool(s.resume))
-    study.set_metric_names([metric, s.objective])
-    if not study.trials:
-        study.enqueue_trial(space.baseline_params(list(candidates), int(s.max_blocks)))
 
     config = public_config(cfg)
     tracker = Tracker(cfg.logger.name, run_dir, s.study_name, config, **tracker_settings(cfg))
@@ -97,10 +88,11 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
         candidates=candidates,
         scope=json.dumps([cfg.model.name, nc, str(data), str(weights), config["trainer"]], default=str),
         max_blocks=int(s.max_blocks),
-        sample_hparams=bool(s.sample_hparams) and not grid,
+        sample_hparams=bool(s.sample_hparams) and not cfg.search.sampler._target_.endswith("GridSampler"),
         n_trials=int(s.n_trials),
         max_failures=int(s.max_failures),
         tracker=tracker,
+        worker=f"{socket.gethostname()}:{s.worker}",
     )
     interrupted = _optimize(study, objective, int(s.n_trials))
     cost_col = COST_ATTR[s.objective]
@@ -112,6 +104,23 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
     for path in files:
         print(f"  {path}")
     return SearchResult(study, run_dir, files, summary, interrupted)
+
+
+def open_study(cfg: DictConfig, run_dir: Path, site_ids: list[str], candidates: list[str], metric: str) -> optuna.Study:
+    """Create (or, with ``search.resume``, join) the study; the baseline architecture is queued as its first trial."""
+    s = cfg.search
+    storage = make_storage(s.storage, run_dir, int(s.heartbeat))
+    if s.sampler._target_.endswith("GridSampler"):
+        sampler = instantiate(s.sampler, search_space=space.grid(site_ids, candidates, int(s.max_blocks)))
+    else:
+        sampler = instantiate(s.sampler)
+    study = create(storage, s.study_name, sampler, bool(s.resume))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([metric, s.objective])
+    if not study.trials:
+        study.enqueue_trial(space.baseline_params(candidates, int(s.max_blocks)))
+    return study
 
 
 def _optimize(study: optuna.Study, objective: Objective, n_trials: int) -> bool:

@@ -5,11 +5,15 @@ Two things are handled before Hydra sees the arguments:
   ``attn=[psa,cbam,soca]``; ``attn=all`` becomes every block in ``conf/attn/``.
 - ``model=<path.yaml>`` and ``data=<path>`` name a user's own file: they become ``model=custom model.name=<path>`` and
   ``data=path data.path=<path>``.
+- ``search.storage=<url with a password>`` moves the URL into the environment (``ATTNSEARCH_STORAGE``, inherited by
+  local and SLURM workers) and becomes ``search.storage=${oc.env:ATTNSEARCH_STORAGE}``, so the password appears in no
+  printed config, no Hydra log and no saved ``.hydra/`` file.
 An unknown option of a config group is reported with the valid options.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -23,9 +27,11 @@ from modules import UnknownBlockError
 from runners.data.checks import DatasetError
 from search.errors import UserError
 from search.placement import PlacementError
+from search.study import redact
 
 USER_ERRORS = (UserError, UnknownBlockError, PlacementError, DatasetError)
 
+SECRET_ENV = "ATTNSEARCH_STORAGE"
 GROUPS = ("model", "attn", "placement", "data", "trainer", "search", "logger", "experiment")
 PATH_GROUPS = {"model": "custom", "data": "path"}
 
@@ -66,6 +72,10 @@ def normalize(argv: Sequence[str]) -> list[str]:
     """Rewrite command-line overrides into the form Hydra composes (see the module docstring)."""
     out: list[str] = []
     for arg in argv:
+        if arg.startswith("search.storage=") and redact(arg) != arg:
+            os.environ[SECRET_ENV] = arg.split("=", 1)[1]
+            out.append(f"search.storage=${{oc.env:{SECRET_ENV}}}")
+            continue
         split = _split(arg)
         if split is None:
             out.append(arg)

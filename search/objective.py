@@ -37,6 +37,7 @@ class Objective:
         poll: seconds between looks at the study while another worker trains the same architecture.
         settle: seconds a claim waits for racing claims when other trials are running.
         tracker: experiment tracking (one run per trial).
+        worker: who runs the trial (host and ``search.worker``), recorded with it.
     """
 
     evaluate: Evaluation
@@ -50,6 +51,7 @@ class Objective:
     poll: float = 5.0
     settle: float = 1.0
     tracker: Tracker | None = None
+    worker: str = ""
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
         if self.n_trials is not None and not workers.admit(trial, self.n_trials):
@@ -60,6 +62,7 @@ class Objective:
         trial.set_user_attr("arch", space.to_json(arch))
         trial.set_user_attr("describe", space.describe(arch))
         trial.set_user_attr("arch_key", key)
+        trial.set_user_attr("worker", self.worker)
         loggers = self.tracker.start(trial.number, trial.params) if self.tracker else []
         try:
             values = self._reuse(trial, key)

@@ -43,7 +43,7 @@ def _engine_kwargs(url: str) -> dict:
 
 
 def redact(url: str | None) -> str | None:
-    """``url`` with its password replaced by ``***``."""
+    """``url`` (or ``key=url``) with its password replaced by ``***``."""
     if not url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)

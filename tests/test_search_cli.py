@@ -109,3 +109,19 @@ def _count(journal: Path, state: str) -> int:
 
     study = optuna.load_study(study_name="attnsearch", storage=make_storage(str(journal), journal.parent))
     return sum(t.state.name == state for t in study.trials)
+
+
+def test_storage_password_never_printed_or_written(tmp_path: Path) -> None:
+    """The password of a storage URL appears in no output, printed config, Hydra file, CSV or W&B run."""
+    server = os.environ.get("ATTNSEARCH_TEST_POSTGRES")  # trust auth: any password is accepted
+    unreachable = "postgresql+psycopg2://bob:s3cret-pw@127.0.0.1:9/none"  # then the error must not show it
+    url = server.replace("postgres@", "postgres:s3cret-pw@") if server else unreachable
+    printed = cli(f"search.storage={url}", "--cfg", "job", cwd=tmp_path)
+    run_dir = tmp_path / "run"
+    args = ["experiment=smoke", "logger=wandb", "search.n_trials=2", f"search.study_name=secret-{time.time_ns()}"]
+    out = cli(*args, f"search.storage={url}", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert out.returncode == (0 if server else 2), out.stderr[-2000:]
+    for text in (printed.stdout, printed.stderr, out.stdout, out.stderr):
+        assert "s3cret-pw" not in text
+    for path in run_dir.rglob("*"):
+        assert not path.is_file() or b"s3cret-pw" not in path.read_bytes(), path
