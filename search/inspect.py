@@ -37,7 +37,7 @@ def inspect(cfg: DictConfig) -> str:
         size = math.ceil(imgsz / site.stride)
         for key, hparams in blocks.items():
             block = modules.build(key, site.channels, **hparams)
-            row += [f"{params(block):,}", f"{gflops(block, size, site.channels) * 1e3:.2f}"]
+            row += [f"{params(block):,}", f"{gflops(block, size, site.channels) * 1e3:.3g}"]
         rows.append(row)
     where = f"layers {list(layers)}" if layers is not None else f"placement {cfg.placement.name!r}"
     title = f"{model}, {where}, {imgsz}x{imgsz}: {len(chosen)} sites"
