@@ -7,7 +7,8 @@ is killed with SIGKILL in the middle of a trial and restarted, and one architect
     python benchmarks/workers.py                       # journal file storage, 1, 2 and 4 workers
     python benchmarks/workers.py --storage postgresql+psycopg2://user@127.0.0.1:5432/db
 
-Prints: workers, trials requested, finished, failed, lost (must be 0), duplicates (must be 0), trials per minute.
+Prints: workers, trials requested, finished, failed trials (raised: counted, the architecture is given up after
+``search.max_failures``; killed: replaced), lost (must be 0), duplicates (must be 0), trials per minute and scaling.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def _count(study: optuna.Study, requested: int) -> dict:
     return {
         "requested": requested,
         "finished": finished,
-        "failed": states["FAIL"],
+        "raised": raised,
+        "killed": states["FAIL"] - raised,
         "lost": requested - finished - raised + states["RUNNING"],
         "duplicates": sum(n - 1 for n in trained.values()),
     }
@@ -112,11 +114,11 @@ def main() -> None:
     storage = args.storage or str(Path(tempfile.mkdtemp()) / "study.journal")
     rows = [simulate(storage, n, args.trials, args.work) for n in args.workers]
     base = rows[0]["trials_per_min"]
-    print("| workers | requested | finished | failed | lost | duplicates | trials/min | scaling |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| workers | requested | finished | raised | killed | lost | duplicates | trials/min | scaling |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['workers']} | {r['requested']} | {r['finished']} | {r['failed']} | {r['lost']} | "
+            f"| {r['workers']} | {r['requested']} | {r['finished']} | {r['raised']} | {r['killed']} | {r['lost']} | "
             f"{r['duplicates']} | {r['trials_per_min']} | {r['trials_per_min'] / base:.2f}× |"
         )
 
