@@ -26,6 +26,7 @@ from ultralytics.utils.torch_utils import ModelEMA
 from runners.config import TrainConfig
 
 EpochCallback = Callable[[int, dict[str, float]], bool]
+LOG_EVERY = 10  # batches between logged training losses: a Lightning log call costs about 1 ms a key
 
 
 class TrialModule(L.LightningModule):
@@ -118,6 +119,10 @@ class TrialModule(L.LightningModule):
         """The optimizer built in ``setup``."""
         return self.recipe.optimizer
 
+    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> Any:
+        """Move the batch's tensors only (Lightning would walk every file name and shape in it)."""
+        return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
     def train_dataloader(self) -> Any:
         """Ultralytics' infinite loader with its augmentations and collate."""
         return self.train_loader
@@ -152,7 +157,8 @@ class TrialModule(L.LightningModule):
             self.ema.update(self.model)
             self.last_step = ni
         self.images_seen += batch["img"].shape[0]
-        self.log_dict({f"train/{k}": v for k, v in items.items()}, prog_bar=True, batch_size=batch["img"].shape[0])
+        if batch_idx % LOG_EVERY == 0:
+            self.log_dict({f"train/{k}": v for k, v in items.items()}, prog_bar=True, batch_size=batch["img"].shape[0])
 
     def warm_up(self, optimizer: torch.optim.Optimizer, ni: int) -> None:
         """Ultralytics' warm-up: accumulation from 1, bias lr down from ``warmup_bias_lr``, other lrs up from 0."""

@@ -12,6 +12,7 @@ import yaml
 from ultralytics.nn.tasks import DetectionModel
 
 from runners import DatasetError, TrainConfig, TrialResult, fit_detection
+from runners.data.checks import detection_data
 from runners.detect import DetectionModule
 from runners.fit import fit
 from runners.module import TrialModule
@@ -82,3 +83,14 @@ def test_corrupt_image_and_missing_label_are_named(digits_detect: Path, tiny: Tr
 def test_missing_data_is_named(tiny: TrainConfig, tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"nowhere\.yaml"):
         fit_detection(_model(), tmp_path / "nowhere.yaml", tiny)
+
+
+@pytest.mark.parametrize("classes", [None, [f"digit {i}" for i in range(10)]])
+def test_a_yolo_folder_without_yaml_is_read(classes: list[str] | None, digits_detect: Path, tmp_path: Path) -> None:
+    root = tmp_path / "folder"
+    shutil.copytree(digits_detect.parent, root, ignore=shutil.ignore_patterns("*.cache", "data.yaml"))
+    if classes:
+        (root / "classes.txt").write_text("\n".join(classes))
+    data = detection_data(root)
+    assert data["nc"] == 10 and list(data["names"].values()) == (classes or [str(i) for i in range(10)])
+    assert Path(data["train"]) == root.resolve() / "images" / "train"
