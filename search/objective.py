@@ -79,15 +79,11 @@ class Objective:
 
     def _reuse(self, trial: optuna.Trial, key: str) -> tuple[float, float] | None:
         """The stored result of ``key`` if it was evaluated before (here or by another worker), else None."""
-        same = [t for t in trial.study.get_trials(deepcopy=False) if t.user_attrs.get("arch_key") == key]
-        failures = sum(t.state == optuna.trial.TrialState.FAIL for t in same)
-        if failures >= self.max_failures:  # pruned, not failed: it counts towards the quota, so no endless retries
-            raise optuna.TrialPruned(f"architecture failed {failures} times (search.max_failures={self.max_failures})")
-        prior = workers.claim(trial, key, settle=self.settle, poll=self.poll)
+        prior = workers.claim(trial, key, self.max_failures, settle=self.settle, poll=self.poll)
         if prior is None:
             return None
         for name, value in prior.user_attrs.items():
-            if name not in ("arch", "describe", "reason", "reused_from"):
+            if name not in ("arch", "describe", "reason", "reused_from", "worker"):
                 trial.set_user_attr(name, value)
         trial.set_user_attr("reused_from", prior.number)
         if prior.state == optuna.trial.TrialState.PRUNED:

@@ -55,19 +55,21 @@ def run(
         if finished >= n_trials:
             return
         if finished + running >= n_trials:  # the last slots are taken: wait, in case one of them fails
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)
+            _fail_stale(study)
             time.sleep(poll)
             continue
         study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=list(callbacks))
 
 
-def claim(trial: optuna.Trial, key: str, settle: float = 1.0, poll: float = 5.0) -> FrozenTrial | None:
+def claim(
+    trial: optuna.Trial, key: str, max_failures: int = 2, settle: float = 1.0, poll: float = 5.0
+) -> FrozenTrial | None:
     """Own architecture ``key`` for ``trial``, or return the finished trial of it to reuse.
 
     Returns None when ``trial`` should train the architecture; else a COMPLETE or PRUNED trial with the same key.
-    Waits while another running trial owns the key.
+    Waits while another running trial owns the key. Raises ``optuna.TrialPruned`` once the architecture has raised
+    ``max_failures`` times: pruned, not failed, so it counts towards the quota and a sampler that keeps proposing it
+    cannot loop forever.
     """
     study = trial.study
     attr = f"owner:{key}"
@@ -77,14 +79,25 @@ def claim(trial: optuna.Trial, key: str, settle: float = 1.0, poll: float = 5.0)
         done = [t for t in same if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and not t.user_attrs.get(QUOTA)]
         if done:
             return min(done, key=lambda t: t.number)
+        failures = sum(t.state == TrialState.FAIL and REASON in t.user_attrs for t in same)
+        if failures >= max_failures:
+            raise optuna.TrialPruned(f"architecture failed {failures} times (search.max_failures={max_failures})")
         owner = study.user_attrs.get(attr)
         owner_running = any(t.number == owner and t.state == TrialState.RUNNING for t in trials)
         if owner == trial.number:
             return None
-        if owner_running:
+        if owner_running:  # wait; if the owner's worker died, its heartbeat stops and the trial is failed here
+            _fail_stale(study)
             time.sleep(poll)
             continue
         study.set_user_attr(attr, trial.number)
         others = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if t.number != trial.number]
         if others:
             time.sleep(settle)
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    """Fail the running trials whose heartbeat stopped (Optuna only checks before starting a trial)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)

@@ -23,7 +23,7 @@ def _check(result: dict, requested: int) -> None:
     assert result["lost"] == 0, result  # exactly the quota finished or raised, though a worker died mid-trial
     assert result["duplicates"] == 0, result
     assert result["killed"] == 1, result  # the killed worker's trial, failed by heartbeat and replaced
-    assert result["finished"] >= requested - 2, result  # the always-raising architecture is tried at most twice
+    assert result["raised"] <= 2, result  # the always-raising architecture is tried at most max_failures times
 
 
 def test_journal_workers_survive_a_kill(tmp_path: Path) -> None:
