@@ -59,7 +59,8 @@ class TrainConfig:
             like ultralytics' AMP, ``32-true`` elsewhere.
         accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``).
         devices: Lightning devices (``auto``, a count or a list of indices).
-        strategy: Lightning strategy (``auto``, ``ddp``, ...).
+        strategy: Lightning strategy: ``auto`` or ``ddp`` for several devices (not a spawning one: the trial's
+            history lives in the launching process).
         overrides: Any other ultralytics training argument.
     """
 

@@ -40,10 +40,10 @@ class DetectionModule(TrialModule):
     def build_datasets(self, batch: int) -> tuple[Any, Any]:
         """Augmented train split and rectangular val split, as ``yolo train`` builds them."""
         sets = {
-            "train": build_yolo_dataset(self.args, self.data["train"], batch, self.data, "train", stride=self.stride),
-            "val": build_yolo_dataset(
-                self.args, self.data["val"], batch * 2, self.data, mode="val", rect=True, stride=self.stride
-            ),
+            split: build_yolo_dataset(
+                self.args, self.data[split], size, self.data, mode=split, rect=split == "val", stride=self.stride
+            )
+            for split, size in (("train", batch), ("val", batch * 2))
         }
         for split, dataset in sets.items():
             check_detection_split(dataset, split)
