@@ -15,13 +15,21 @@ from runners.data.digits import DEFAULTS
 
 
 def _compose(name: str, overrides: tuple[str, ...] = ()) -> object:
+    """The group node of ``name`` (e.g. ``trainer/default``) with ``key=value`` overrides relative to the group."""
     group = name.split("/")[0]
+    prefixed = [f"+{group}.{o[1:]}" if o.startswith("+") else f"{group}.{o}" for o in overrides]
     with initialize_config_module("search.conf", version_base="1.3"):
-        return compose(config_name=name, overrides=[f"{group}.{o}" for o in overrides])[group]
+        return compose(config_name=name, overrides=prefixed)[group]
 
 
 def test_default_trainer_is_the_dataclass_default() -> None:
     assert instantiate(_compose("trainer/default")) == TrainConfig()
+
+
+def test_lists_and_dicts_arrive_as_plain_python() -> None:
+    cfg = instantiate(_compose("trainer/default", ("devices=[0,1]", "+overrides.copy_paste=0.1")))
+    assert type(cfg.devices) is list and type(cfg.overrides) is dict
+    assert cfg.ultralytics_args().copy_paste == 0.1
 
 
 def test_smoke_trainer_is_one_tiny_epoch() -> None:
