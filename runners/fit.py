@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,15 @@ def fit(module: TrialModule, cfg: TrainConfig, loggers: Any = None) -> TrialResu
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")  # workers=0 on CPU is deliberate
-        trainer.fit(module)
+        try:
+            trainer.fit(module)
+        except SystemExit:
+            if not trainer.interrupted:
+                raise
+            # Lightning answers Ctrl-C or SIGTERM inside fit with exit(1) and ignores SIGINT from then on; the caller
+            # gets the interrupt instead, to record the trial and stop cleanly.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt("training interrupted") from None
     images = module.images_seen * trainer.world_size
     return TrialResult(
         metrics=module.history[-1],
