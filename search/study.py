@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
 from search.errors import UserError
 from search.heartbeat import HeartbeatJournalStorage
 
-OBJECTIVES = ("gflops", "params", "latency")
+T = TypeVar("T")
 
 
 def make_storage(url: str | None, run_dir: Path, heartbeat: int = 30) -> BaseStorage:
@@ -27,10 +30,13 @@ def make_storage(url: str | None, run_dir: Path, heartbeat: int = 30) -> BaseSto
     if not url:
         url = str(run_dir / "study.journal")
     if "://" in url:
-        try:
-            return RDBStorage(
-                url, heartbeat_interval=heartbeat, grace_period=4 * heartbeat, engine_kwargs=_engine_kwargs(url)
-            )
+
+        def rdb() -> RDBStorage:
+            kwargs = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+            return RDBStorage(url, heartbeat_interval=heartbeat, grace_period=4 * heartbeat, engine_kwargs=kwargs)
+
+        try:  # workers starting together on an empty database race on the schema: the losers retry
+            return retry(rdb, sqlalchemy.exc.IntegrityError)
         except Exception as err:  # driver missing, server unreachable, bad URL
             raise UserError(f"search.storage: cannot open {redact(url)!r}: {type(err).__name__}") from err
     path = Path(url).expanduser()
@@ -38,8 +44,14 @@ def make_storage(url: str | None, run_dir: Path, heartbeat: int = 30) -> BaseSto
     return HeartbeatJournalStorage(JournalFileBackend(str(path)), heartbeat, 4 * heartbeat)
 
 
-def _engine_kwargs(url: str) -> dict:
-    return {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+def retry(make: Callable[[], T], errors: type[Exception] | tuple[type[Exception], ...], attempts: int = 5) -> T:
+    """``make()``, tried again after a short wait when it raises one of ``errors`` (creation races of workers)."""
+    for attempt in range(attempts - 1):
+        try:
+            return make()
+        except errors:
+            time.sleep(0.5 * (attempt + 1))
+    return make()
 
 
 def redact(url: str | None) -> str | None:
@@ -71,9 +83,4 @@ def create(storage: BaseStorage, name: str, sampler: optuna.samplers.BaseSampler
             storage=storage, study_name=name, sampler=sampler, directions=["maximize", "minimize"], load_if_exists=True
         )
 
-    for retry in range(4):
-        try:
-            return attempt()
-        except Exception:  # the creation race of simultaneous workers
-            time.sleep(0.5 * (retry + 1))
-    return attempt()
+    return retry(attempt, Exception)

@@ -33,3 +33,29 @@ def test_journal_workers_survive_a_kill(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.environ.get("ATTNSEARCH_TEST_POSTGRES"), reason="no PostgreSQL server (.ci/run starts one)")
 def test_postgres_workers_survive_a_kill() -> None:
     _check(_bench().simulate(os.environ["ATTNSEARCH_TEST_POSTGRES"], n_workers=3, n_trials=12, work=0.3), 12)
+
+
+@pytest.mark.skipif(not os.environ.get("ATTNSEARCH_TEST_POSTGRES"), reason="no PostgreSQL server (.ci/run starts one)")
+def test_simultaneous_first_starts_on_a_fresh_database() -> None:
+    """Optuna's schema creation races when workers start together on an empty database; every worker must start."""
+    import subprocess
+    import sys
+    import time
+
+    import psycopg2
+
+    server = os.environ["ATTNSEARCH_TEST_POSTGRES"]
+    name = f"fresh_{time.time_ns()}"
+    conn = psycopg2.connect(server.replace("postgresql+psycopg2", "postgresql"))
+    conn.autocommit = True
+    conn.cursor().execute(f"CREATE DATABASE {name}")
+    url = server.rsplit("/", 1)[0] + f"/{name}"
+    start = time.time() + 3  # every worker imports first, then all create at this moment
+    code = (
+        "import time, optuna; from pathlib import Path; from search.study import create, make_storage; "
+        f"time.sleep(max(0, {start} - time.time())); "
+        f"create(make_storage('{url}', Path('.')), 'race', optuna.samplers.RandomSampler(), resume=True)"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(5)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 5, errors
