@@ -119,3 +119,11 @@ def test_resume_continues_the_study(tmp_path: Path) -> None:
     second = search(tmp_path / "b", f"search.storage={journal}", "search.n_trials=3", "search.resume=true", "attn=[se]")
     assert len(second.study.trials) == 3
     assert len(rows(tmp_path / "b")) == 3
+
+
+def test_classification_search_on_a_resnet(tmp_path: Path) -> None:
+    result = search(tmp_path, "model=resnet18", "data=digits_cls", "placement=stages", "attn=[se]", "search.n_trials=3")
+    assert result.study.metric_names == ["top1", "gflops"]
+    done = [t for t in result.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert done and all(0.0 <= t.values[0] <= 1.0 for t in done)
+    assert all(t.user_attrs["transfer"][0] == t.user_attrs["transfer"][1] > 0 for t in done)
