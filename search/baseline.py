@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
@@ -17,13 +16,9 @@ from typing import Any
 import torch
 from filelock import FileLock
 
+from runners.data.digits import cache_root
 from search.errors import UserError
 from search.placement import apply
-
-
-def cache_dir() -> Path:
-    """``$ATTNSEARCH_CACHE`` or ``~/.cache/attnsearch``."""
-    return Path(os.environ.get("ATTNSEARCH_CACHE", Path.home() / ".cache" / "attnsearch"))
 
 
 def cache_key(model: str, nc: int, data: Path, settings: Any, epochs: int) -> str:
@@ -62,7 +57,7 @@ def baseline_weights(
         if not path.is_file():
             raise UserError(f"model.weights: no such file {str(path)!r}")
         return path
-    path = cache_dir() / "baselines" / f"{cache_key(model, nc, data, settings, epochs)}.pt"
+    path = cache_root() / "baselines" / f"{cache_key(model, nc, data, settings, epochs)}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         if path.is_file():
