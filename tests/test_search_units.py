@@ -92,7 +92,7 @@ def test_storage_default_is_a_journal_in_the_run_dir(tmp_path: Path) -> None:
     storage = make_storage(None, tmp_path)
     create(storage, "s", optuna.samplers.RandomSampler(), resume=False).optimize(lambda t: (1.0, 2.0), n_trials=2)
     assert (tmp_path / "study.journal").is_file()
-    with pytest.raises(UserError, match="search.resume=true"):
+    with pytest.raises(UserError, match=r"search\.resume=true"):
         create(make_storage(None, tmp_path), "s", optuna.samplers.RandomSampler(), resume=False)
     resumed = create(make_storage(None, tmp_path), "s", optuna.samplers.RandomSampler(), resume=True)
     assert len(resumed.trials) == 2
