@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 import yaml
 
-VERSION = 1  # bump when the generator changes, so caches of older outputs are not reused
+VERSION = 2  # bump when the generator changes, so caches of older outputs are not reused
 NAMES = [str(d) for d in range(10)]
+CLUTTER = {"detect": (2, 7), "classify": (0, 3)}  # shapes per canvas: fewer around one small digit
 DEFAULTS = {  # task: (n_train, n_val, imgsz)
     "detect": (400, 100, 160),
     "classify": (1000, 300, 32),
@@ -99,10 +100,10 @@ def _write(out: Path, final: Path, *, task: str, n_train: int, n_val: int, imgsz
     for split, n in (("train", n_train), ("val", n_val)):
         pool = pools[split]
         for i in range(n):
-            canvas = _background(rng, imgsz)
+            canvas = _background(rng, imgsz, shapes=CLUTTER[task])
             if task == "classify":
                 j = pool[i % len(pool)]
-                _paste(rng, canvas, scans[j], size=rng.uniform(0.55, 0.9) * imgsz)
+                _paste(rng, canvas, scans[j], size=rng.uniform(0.7, 0.95) * imgsz)
                 _imwrite(out / split / NAMES[labels[j]] / f"{i:05d}.png", canvas)
                 continue
             rows = []
@@ -125,13 +126,13 @@ def _imwrite(path: Path, image: np.ndarray) -> None:
     cv2.imwrite(str(path), image)
 
 
-def _background(rng: np.random.Generator, imgsz: int) -> np.ndarray:
-    """A colour gradient with random lines, rectangles and circles, plus Gaussian noise (BGR uint8)."""
+def _background(rng: np.random.Generator, imgsz: int, shapes: tuple[int, int]) -> np.ndarray:
+    """A colour gradient with ``shapes`` (low, high) random lines, rectangles and circles, plus noise (BGR uint8)."""
     c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     t = np.linspace(0, 1, imgsz)[:, None, None]
     canvas = (c0 * (1 - t) + c1 * t) * np.ones((1, imgsz, 1))
     canvas = np.ascontiguousarray(np.rot90(canvas, k=rng.integers(4)), dtype=np.float32)
-    for _ in range(rng.integers(2, 7)):
+    for _ in range(rng.integers(*shapes)):
         color = rng.uniform(0, 255, 3).tolist()
         p, q = (tuple(int(v) for v in rng.integers(0, imgsz, 2)) for _ in range(2))
         shape = rng.integers(3)
@@ -159,8 +160,8 @@ def _paste(
     when no place was found (nothing is drawn then).
     """
     imgsz = canvas.shape[0]
-    h = max(int(size), 8)
-    w = max(int(size * rng.uniform(0.75, 1.1)), 8)
+    h = min(max(int(size), 8), imgsz)
+    w = min(max(int(size * rng.uniform(0.75, 1.1)), 8), imgsz)
     alpha = cv2.resize((scan.reshape(8, 8) / 16).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     alpha = np.clip(alpha, 0, 1)
     ys, xs = np.nonzero(alpha > 0.25)

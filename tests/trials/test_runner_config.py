@@ -37,6 +37,11 @@ def test_smoke_trainer_is_one_tiny_epoch() -> None:
     assert isinstance(cfg, TrainConfig) and (cfg.epochs, cfg.imgsz) == (1, 64)
 
 
+def test_classify_trainer_turns_ultralytics_classification_augmentation_off() -> None:
+    args = instantiate(_compose("trainer/classify")).ultralytics_args(task="classify")
+    assert (args.imgsz, args.scale, args.hsv_v, args.erasing, args.auto_augment) == (32, 0.0, 0.0, 0.0, None)
+
+
 @pytest.mark.parametrize("name", ["digits", "digits_cls"])
 def test_digits_configs_are_the_generator_defaults(name: str, tmp_path: Path) -> None:
     node = _compose(f"data/{name}")
