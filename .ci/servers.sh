@@ -4,6 +4,7 @@
 # installed or started is reported, and its tests skip with that reason.
 
 CI_SCRATCH=${CI_SCRATCH:-$(mktemp -d /tmp/attnsearch-ci.XXXXXX)}
+chmod 755 "$CI_SCRATCH"  # the postgres and munge users must reach their folders inside
 PG_PORT=${PG_PORT:-54329}
 PG_BIN=/usr/lib/postgresql/15/bin
 
@@ -18,10 +19,10 @@ start_postgres() {
   _install postgresql || { echo "postgres: apt install failed (see $CI_SCRATCH/apt.log)"; return 1; }
   local data="$CI_SCRATCH/pg"
   mkdir -p "$data" "$CI_SCRATCH/pgsock" && chown postgres:postgres "$data" "$CI_SCRATCH/pgsock"
-  runuser -u postgres -- "$PG_BIN/initdb" -D "$data" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  runuser -u postgres -- "$PG_BIN/initdb" -D "$data" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null || return 1
   runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w \
-    -o "-p $PG_PORT -k $CI_SCRATCH/pgsock -c listen_addresses=127.0.0.1" start >/dev/null
-  runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -qc "CREATE DATABASE attnsearch" >/dev/null
+    -o "-p $PG_PORT -k $CI_SCRATCH/pgsock -c listen_addresses=127.0.0.1" start >/dev/null || return 1
+  runuser -u postgres -- psql -h 127.0.0.1 -p "$PG_PORT" -qc "CREATE DATABASE attnsearch" >/dev/null || return 1
   export ATTNSEARCH_TEST_POSTGRES="postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/attnsearch"
   echo "postgres: running on 127.0.0.1:$PG_PORT"
 }
