@@ -61,5 +61,6 @@ def fit(module: TrialModule, cfg: TrainConfig, loggers: Any = None) -> TrialResu
         train_time_s=time.perf_counter() - start,
         images_per_s=images / max(module.train_seconds, 1e-9),
         stopped_early=module.stopped_early,
+        images=images,
         history=module.history,
     )

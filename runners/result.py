@@ -17,6 +17,7 @@ class TrialResult:
         epochs: Epochs run (fewer than configured when stopped early).
         train_time_s: Wall time of the whole fit: setup, training and validation.
         images_per_s: Training images per second of training (validation excluded).
+        images: Training images processed, over all devices.
         stopped_early: Whether the epoch callback stopped the run.
         history: Validation metrics of every epoch, in order.
     """
@@ -27,4 +28,5 @@ class TrialResult:
     train_time_s: float
     images_per_s: float
     stopped_early: bool
+    images: int = 0
     history: list[dict[str, float]] = field(default_factory=list)

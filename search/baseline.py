@@ -65,8 +65,18 @@ def baseline_weights(
             return path
         log(f"baseline: training {model} for {epochs} epochs once (cached at {path})")
         placed = apply(model, {}, nc=nc)
-        fit(placed.model, cfg=replace(settings, epochs=epochs))
+        result = fit(placed.model, cfg=replace(settings, epochs=epochs))
+        path.with_suffix(".json").write_text(json.dumps({"history": result.history}))
         tmp = path.with_suffix(".tmp")
         torch.save(placed.model.state_dict(), tmp)
         tmp.replace(path)
     return path
+
+
+def baseline_metrics(weights: Path) -> dict[str, float]:
+    """The cached baseline's validation metrics after its last epoch (what trials start from); {} if unknown."""
+    record = Path(weights).with_suffix(".json")
+    if not record.is_file():
+        return {}
+    history = json.loads(record.read_text())["history"]
+    return history[-1] if history else {}

@@ -24,7 +24,7 @@ VERSION = 2  # bump when the generator changes, so caches of older outputs are n
 NAMES = [str(d) for d in range(10)]
 CLUTTER = {"detect": (2, 7), "classify": (0, 3)}  # shapes per canvas: fewer around one small digit
 DEFAULTS = {  # task: (n_train, n_val, imgsz)
-    "detect": (400, 100, 160),
+    "detect": (400, 300, 160),
     "classify": (1000, 300, 32),
 }
 
@@ -50,7 +50,7 @@ def prepare_digits(
         root: Cache directory; ``cache_root()`` when None.
         task: ``"detect"`` (YOLO format, several digits per canvas) or ``"classify"`` (image folder, one digit).
         n_train: Training images (default 400 detect, 1000 classify).
-        n_val: Validation images (default 100 detect, 300 classify).
+        n_val: Validation images (default 300 detect, 300 classify).
         imgsz: Canvas side in pixels (default 160 detect, 32 classify).
         seed: Seed of every random draw: the same arguments give the same files.
         max_digits: Most digits on one detection canvas.

@@ -1,0 +1,262 @@
+"""Does a trial's score rank architectures the way a full training does?
+
+A fixed set of yolov8n architectures on the default data (``ARCHS``: the baseline, cheap channel gates, spatial,
+self-attention and second-order blocks in the backbone and the neck, two-block combinations) is scored twice:
+
+- **reference**: each architecture trained the way a user trains the winner of a search, from scratch for the
+  baseline's full schedule (``REFERENCE``), blocks as the exported YAML builds them (no residual gate), several seeds;
+- **trial**: the search's own trial protocol, as shipped (``conf/trainer``, ``search.baseline_epochs``) or with
+  Hydra overrides: fine-tuned from the cached baseline with identity-initialised blocks, several seeds.
+
+Seed s of either fixes block initialisation (``torch.manual_seed``), data order and augmentation (``trainer.seed``).
+Every finished run is appended to a CSV at once (``benchmarks/results/``), so an interrupted run resumes where it
+stopped; the reference CSV is committed, with the command, date and settings in its header.
+
+The report: per architecture, GFLOPs and the mean ± std over seeds of both; the reference's split-half Kendall τ (how
+far it agrees with itself); Kendall τ, Spearman ρ and partial τ with GFLOPs controlled of the trial means against the
+reference means; top-3 overlap; the largest trial σ; the lowest epoch of the baseline architecture's trials against
+the starting baseline's own mAP; the protocol's cost in training images as a fraction of the reference's.
+
+Usage (from the repository root; one training at a time)::
+
+    python -m benchmarks.fidelity reference            # train what the reference CSV lacks (hours on 2 CPU cores)
+    python -m benchmarks.fidelity trial [overrides]    # the shipped protocol, or e.g. trainer.lr0=0.0005 --name lr5e-4
+    python -m benchmarks.fidelity report [--name default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+import torch
+from hydra import compose, initialize_config_module
+from hydra.utils import instantiate
+
+from runners import TrainConfig, fit_detection
+from search.baseline import baseline_metrics, baseline_weights
+from search.cost import profile
+from search.data import resolve_data
+from search.placement import apply
+from search.stats import kendall, partial_kendall, spearman, split_half_kendall, top_k_overlap
+
+MODEL = "yolov8n.yaml"
+RESULTS = Path(__file__).parent / "results"
+SEEDS = (0, 1, 2)
+
+# name -> {site: block}: yolov8n backbone sites 0-9, neck sites 12-21 (python -m search.inspect placement=all)
+ARCHS: dict[str, dict[int, str]] = {
+    "baseline": {},
+    "se@6": {6: "se"},  # channel gate, backbone
+    "eca@15": {15: "eca"},  # channel gate, neck
+    "cbam@21": {21: "cbam"},  # channel + spatial, neck
+    "coord@4": {4: "coord"},  # coordinate (spatial) attention, backbone
+    "sge@18": {18: "sge"},  # spatial group-wise, neck
+    "gam@4": {4: "gam"},  # heavy channel + spatial, backbone
+    "psa@19": {19: "psa"},  # polarized self-attention, neck
+    "double@8": {8: "double"},  # double attention, backbone
+    "soca@15": {15: "soca"},  # second-order channel attention, neck
+    "se@15+cbam@21": {15: "se", 21: "cbam"},
+    "psa@19+soca@12": {19: "psa", 12: "soca"},
+}
+
+# The reference schedule: the shipped trainer's recipe from scratch, long enough for the baseline to stop improving,
+# with ultralytics' default warm-up and closing mosaic epochs. Spelled out in full so it never follows the trial's.
+REFERENCE = TrainConfig(epochs=30, warmup_epochs=3.0, close_mosaic=10)
+
+FIELDS = ["arch", "seed", "map50_95", "map50", "curve", "epochs", "images", "train_s", "gflops", "params"]
+
+
+def compose_config(overrides: Iterable[str] = ()) -> Any:
+    """The search's composed config (``conf/config.yaml``) with Hydra overrides."""
+    with initialize_config_module("search.conf", version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def read_rows(path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """(header settings, rows) of a results CSV; ``#`` lines hold ``key: value`` settings."""
+    if not path.is_file():
+        return {}, []
+    lines = path.read_text().splitlines()
+    header = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# ") and ": " in line)
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    for row in rows:
+        row["seed"], row["epochs"], row["images"] = int(row["seed"]), int(row["epochs"]), int(row["images"])
+        for key in ("map50_95", "map50", "train_s", "gflops"):
+            row[key] = float(row[key])
+        row["curve"] = [float(v) for v in row["curve"].split()]
+    return header, rows
+
+
+def open_results(path: Path, header: Mapping[str, str]) -> set[tuple[str, int]]:
+    """Create ``path`` with ``header`` or check that its settings equal it; the (arch, seed) pairs already done."""
+    old, rows = read_rows(path)
+    if old:
+        differ = [k for k in ("settings", "data") if old.get(k) != header.get(k)]
+        if differ:
+            sys.exit(f"error: {path} was made with other {', '.join(differ)}; move it away or use another --name")
+        return {(r["arch"], r["seed"]) for r in rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        f.writelines(f"# {k}: {v}\n" for k, v in header.items())
+        csv.writer(f).writerow(FIELDS)
+    return set()
+
+
+def train_one(blocks: dict[int, str], seed: int, data: Path, cfg: TrainConfig, weights: Path | None) -> dict[str, Any]:
+    """Train one architecture at one seed: from scratch (``weights`` None) or gated from baseline weights.
+
+    ``images`` counts training images processed, the cost measure that does not depend on the machine's load.
+    """
+    torch.manual_seed(seed)  # block (and, from scratch, network) initialisation
+    placed = apply(MODEL, blocks, weights=weights, identity_init=weights is not None, nc=10)
+    cost = profile(placed.model, cfg.imgsz, key=placed.key)
+    result = fit_detection(placed.model, data, replace(cfg, seed=seed))
+    return {
+        "seed": seed,
+        "map50_95": round(result.primary, 5),
+        "map50": round(result.metrics["map50"], 5),
+        "curve": " ".join(f"{h['map50_95']:.5f}" for h in result.history),
+        "epochs": result.epochs,
+        "images": result.images,
+        "train_s": round(result.train_time_s, 1),
+        "gflops": float(f"{cost['gflops']:.6g}"),
+        "params": int(cost["params"]),
+    }
+
+
+def run(path: Path, header: dict[str, str], seeds: Iterable[int], train: Any) -> None:
+    """Train every (architecture, seed) the CSV at ``path`` lacks, appending each as it finishes."""
+    done = open_results(path, header)
+    todo = [(name, s) for s in seeds for name in ARCHS if (name, s) not in done]
+    for i, (name, seed) in enumerate(todo, 1):
+        start = time.perf_counter()
+        row = {"arch": name, **train(ARCHS[name], seed)}
+        with path.open("a", newline="") as f:
+            csv.DictWriter(f, FIELDS).writerow(row)
+        print(f"[{i}/{len(todo)}] {name} seed {seed}: mAP50-95 {row['map50_95']:.4f} ({time.perf_counter() - start:.0f} s)")
+
+
+def reference(args: argparse.Namespace) -> None:
+    """Train the reference runs the CSV lacks."""
+    cfg = compose_config()
+    data = resolve_data(cfg.data, "detect")
+    header = {
+        "command": "python -m benchmarks.fidelity reference",
+        "date": date.today().isoformat(),
+        "settings": json.dumps(asdict(REFERENCE), sort_keys=True),
+        "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
+    }
+    run(RESULTS / "fidelity_reference.csv", header, args.seeds, lambda b, s: train_one(b, s, data, REFERENCE, None))
+
+
+def trial(args: argparse.Namespace) -> None:
+    """Score every architecture with the trial protocol (shipped, or with the given overrides)."""
+    cfg = compose_config(args.overrides)
+    data = resolve_data(cfg.data, "detect")
+    settings = instantiate(cfg.trainer)
+    fit = lambda model, cfg: fit_detection(model, data, cfg)  # noqa: E731
+    weights = baseline_weights(MODEL, 10, data, None, fit, settings, int(cfg.search.baseline_epochs))
+    header = {
+        "command": " ".join(["python -m benchmarks.fidelity trial", *args.overrides, f"--name {args.name}"]),
+        "date": date.today().isoformat(),
+        "settings": json.dumps({"trainer": asdict(settings), "baseline_epochs": int(cfg.search.baseline_epochs)}),
+        "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
+        "baseline_map50_95": f"{baseline_metrics(weights).get('map50_95', float('nan')):.5f}",
+    }
+    path = RESULTS / f"fidelity_trial_{args.name}.csv"
+    run(path, header, args.seeds, lambda b, s: train_one(b, s, data, settings, weights))
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per architecture: mean, std and count over seeds, GFLOPs, epochs and images."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by.setdefault(row["arch"], []).append(row)
+    out = {}
+    for name, runs in by.items():
+        values = [r["map50_95"] for r in sorted(runs, key=lambda r: r["seed"])]
+        out[name] = {
+            "values": values,
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else float("nan"),
+            "gflops": runs[0]["gflops"],
+            "images": sum(r["images"] for r in runs) / len(runs),
+            "curves": [r["curve"] for r in runs],
+        }
+    return out
+
+
+def report(args: argparse.Namespace) -> str:
+    """The fidelity table of protocol ``args.name`` against the reference."""
+    _, ref_rows = read_rows(RESULTS / "fidelity_reference.csv")
+    header, trial_rows = read_rows(RESULTS / f"fidelity_trial_{args.name}.csv")
+    ref, tri = summarise(ref_rows), summarise(trial_rows)
+    names = [n for n in ARCHS if n in ref and n in tri]
+    lines = [
+        f"protocol {args.name!r}: {header.get('command', '?')}",
+        "",
+        "| architecture | GFLOPs | reference mAP50-95 | trial mAP50-95 |",
+        "|---|---:|---:|---:|",
+    ]
+    for n in ARCHS:
+        r, t = ref.get(n), tri.get(n)
+        cell = lambda s: f"{s['mean']:.4f} ± {s['std']:.4f} (n={len(s['values'])})" if s else "—"  # noqa: E731
+        lines.append(f"| {n} | {(r or t or {}).get('gflops', float('nan')):.4f} | {cell(r)} | {cell(t)} |")
+    if len(names) >= 3:
+        x, y, z = ([tri[n]["mean"] for n in names], [ref[n]["mean"] for n in names], [ref[n]["gflops"] for n in names])
+        seeds = min(len(ref[n]["values"]) for n in names)
+        half = split_half_kendall([ref[n]["values"][:seeds] for n in names])
+        cost = statistics.fmean(tri[n]["images"] for n in names) / statistics.fmean(ref[n]["images"] for n in names)
+        sigma = max(tri[n]["std"] for n in names)
+        lines += [
+            "",
+            "| measure | value |",
+            "|---|---:|",
+            f"| architectures in both | {len(names)} |",
+            f"| reference split-half Kendall τ ({seeds} seeds) | {half:.3f} |",
+            f"| Kendall τ, trial vs reference | {kendall(x, y):.3f} |",
+            f"| Spearman ρ, trial vs reference | {spearman(x, y):.3f} |",
+            f"| partial τ, GFLOPs controlled | {partial_kendall(x, y, z):.3f} |",
+            f"| Kendall τ, GFLOPs alone vs reference | {kendall([-v for v in z], y):.3f} |",
+            f"| top-3 overlap | {top_k_overlap(x, y, 3)}/3 |",
+            f"| largest trial σ over seeds | {sigma:.4f} |",
+            f"| trial cost / reference cost (training images) | {cost:.3f} |",
+        ]
+        if "baseline" in tri and "baseline_map50_95" in header:
+            start = float(header["baseline_map50_95"])
+            low = min(min(c) for c in tri["baseline"]["curves"])
+            lines.append(f"| baseline trials: lowest epoch − starting baseline ({start:.4f}) | {low - start:+.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("reference", "trial", "report"):
+        p = sub.add_parser(name)
+        p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+        p.add_argument("--name", default="default", help="protocol name: results/fidelity_trial_<name>.csv")
+        if name == "trial":
+            p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")
+    args = parser.parse_args(argv)
+    if args.command == "report":
+        print(report(args))
+    else:
+        {"reference": reference, "trial": trial}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
