@@ -146,7 +146,8 @@ def run(path: Path, header: dict[str, str], seeds: Iterable[int], train: Any) ->
         row = {"arch": name, **train(ARCHS[name], seed)}
         with path.open("a", newline="") as f:
             csv.DictWriter(f, FIELDS).writerow(row)
-        print(f"[{i}/{len(todo)}] {name} seed {seed}: mAP50-95 {row['map50_95']:.4f} ({time.perf_counter() - start:.0f} s)")
+        took = time.perf_counter() - start
+        print(f"[{i}/{len(todo)}] {name} seed {seed}: mAP50-95 {row['map50_95']:.4f} ({took:.0f} s)", flush=True)
 
 
 def reference(args: argparse.Namespace) -> None:
@@ -243,7 +244,7 @@ def report(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("reference", "trial", "report"):
         p = sub.add_parser(name)
