@@ -1,4 +1,4 @@
-"""What a search leaves in its run directory: trials.csv, pareto.csv/.png/.html, best/ and a printed summary.
+"""What a search leaves in its run directory: trials.csv, pareto.csv/.png/.html, hypervolume.html, best/, a summary.
 
 Everything is rebuilt from the study alone, so the same command reports a shared study while workers still run.
 """
@@ -6,16 +6,19 @@ Everything is rebuilt from the study alone, so the same command reports a shared
 from __future__ import annotations
 
 import csv
-import html
 import json
 import shutil
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
 from search.space import from_json
 from search.workers import QUOTA
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 COLUMNS = (
     "trial", "state", "architecture", "metric", "map50", "gflops", "params", "latency_ms", "duration_s", "epochs",
@@ -106,9 +109,9 @@ def plot_png(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str
             ax.annotate(
                 r["architecture"], (r[cost], r["metric"]), fontsize=6, xytext=(4, 3), textcoords="offset points"
             )
-    base = [r for r in done if r["architecture"] == "baseline"]
+    base = _baseline(rows)
     if base:
-        ax.scatter([base[0][cost]], [base[0]["metric"]], marker="*", s=160, c="#edae49", ec="k", label="baseline")
+        ax.scatter([base[cost]], [base["metric"]], marker="*", s=160, c="#edae49", ec="k", label="baseline")
     ax.set_xlabel(cost)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
@@ -118,51 +121,62 @@ def plot_png(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str
     plt.close(fig)
 
 
-def plot_html(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str, path: Path) -> None:
-    """A self-contained page: an SVG scatter (hover a point for its architecture) and the table of all trials."""
-    done = [r for r in rows if r["state"] == "COMPLETE" and r["metric"] is not None]
-    w, h, pad = 640, 400, 50
-    xs, ys = [r[cost] for r in done] or [0.0], [r["metric"] for r in done] or [0.0]
-    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+def pareto_figure(study: optuna.Study, rows: list[dict[str, Any]], cost: str, metric: str) -> go.Figure:
+    """Optuna's Pareto-front plot, cost across and metric up as in pareto.png; hover names each point's architecture.
 
-    def px(r: dict[str, Any]) -> tuple[float, float]:
-        fx = (r[cost] - x0) / ((x1 - x0) or 1)
-        fy = (r["metric"] - y0) / ((y1 - y0) or 1)
-        return pad + fx * (w - 2 * pad), h - pad - fy * (h - 2 * pad)
+    The axes are the study's metric names; a star marks the baseline.
+    """
+    from optuna.visualization import plot_pareto_front
 
-    dots = []
-    for r in done:
-        x, y = px(r)
-        color = "#edae49" if r["architecture"] == "baseline" else "#d1495b" if r["trial"] in front else "#9aa5b1"
-        tip = html.escape(f"trial {r['trial']}: {r['architecture']} — {metric} {r['metric']:.4f}, {cost} {r[cost]}")
-        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="{color}"><title>{tip}</title></circle>')
-    axes = (
-        f'<text x="{w / 2}" y="{h - 10}" text-anchor="middle">{cost} ({x0:.4g} – {x1:.4g})</text>'
-        f'<text x="14" y="{h / 2}" transform="rotate(-90 14 {h / 2})" text-anchor="middle">'
-        f"{metric} ({y0:.4g} – {y1:.4g})</text>"
-        f'<rect x="{pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" fill="none" stroke="#ccc"/>'
-    )
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS[:-1])
-    body = "".join(
-        f"<tr{' class=front' if r['trial'] in front else ''}>"
-        + "".join(f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in COLUMNS[:-1])
-        + "</tr>"
-        for r in rows
-    )
-    path.write_text(
-        "<!doctype html><meta charset=utf-8><title>Pareto front</title>"
-        "<style>body{font:14px sans-serif;margin:2em}td,th{padding:2px 8px;border-bottom:1px solid #eee}"
-        "tr.front{background:#fbe3e6}</style>"
-        f"<h1>Pareto front: {html.escape(metric)} versus {html.escape(cost)}</h1>"
-        "<p>red: on the front, yellow: baseline, grey: other completed trials</p>"
-        f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">{axes}{"".join(dots)}</svg>'
-        f"<table><tr>{head}</tr>{body}</table>"
-    )
+    names = _names(study, cost, metric)
+    fig = plot_pareto_front(study, targets=lambda t: (t.values[1], t.values[0]), target_names=[names[1], names[0]])
+    values = f"<br>{names[0]} %{{y:.4f}}<br>{names[1]} %{{x:.4g}}<extra></extra>"
+    architecture = {r["trial"]: r["architecture"] for r in rows}
+    for trace in fig.data:  # Optuna's hover text is the trial as indented JSON: keep its number, name the blocks
+        numbers = [json.loads(text.replace("<br>", ""))["number"] for text in trace.text or ()]
+        trace.text = [f"trial {n}: {architecture.get(n, '')}" for n in numbers]
+        trace.hovertemplate = "%{text}" + values
+    base = _baseline(rows)
+    if base:
+        fig.add_scatter(
+            x=[base[cost]], y=[base["metric"]], mode="markers+text", text=["baseline"], textposition="top center",
+            marker={"symbol": "star", "size": 16, "color": "#edae49", "line": {"width": 1, "color": "black"}},
+            hovertemplate=f"trial {base['trial']}: baseline" + values, showlegend=False,
+        )  # fmt: skip
+    return fig.update_layout(title=f"Pareto front: {names[0]} versus {names[1]}")
+
+
+def hypervolume_figure(study: optuna.Study, cost: str, metric: str) -> go.Figure:
+    """Optuna's hypervolume history: the area the front dominates, up to metric 0 and 10% above the costliest trial."""
+    from optuna.visualization import plot_hypervolume_history
+
+    costs = [t.values[1] for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    reference = [0.0, 1.1 * max(costs, default=0.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        fig = plot_hypervolume_history(study, reference)
+    names = _names(study, cost, metric)
+    return fig.update_layout(title=f"Hypervolume (reference: {names[0]} 0, {names[1]} {reference[1]:.4g})")
+
+
+def _names(study: optuna.Study, cost: str, metric: str) -> list[str]:
+    """The study's metric names for the axes, or ``metric`` and ``cost`` where it has none."""
+    return study.metric_names or [metric, cost]
+
+
+def write_html(fig: go.Figure, path: Path) -> None:
+    """One self-contained interactive page: plotly.js is embedded, so it opens without a network."""
+    fig.write_html(path, include_plotlyjs=True)
+
+
+def _baseline(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first completed trial without blocks (trial 0 of a search), if any."""
+    return next((r for r in rows if r["architecture"] == "baseline" and r["state"] == "COMPLETE"), None)
 
 
 def summary_table(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str) -> str:
     """A text table of the front with the change against the baseline."""
-    base = next((r for r in rows if r["architecture"] == "baseline" and r["state"] == "COMPLETE"), None)
+    base = _baseline(rows)
     lines = [f"{'trial':>5}  {metric:>9}  {'Δ':>7}  {cost:>9}  architecture"]
     for r in sorted((r for r in rows if r["trial"] in front), key=lambda r: r[cost]):
         delta = f"{r['metric'] - base['metric']:+.4f}" if base else "—"
@@ -176,10 +190,12 @@ def write_all(study: optuna.Study, out_dir: Path, cost: str, metric: str) -> tup
     rows = trial_rows(study)
     front_trials = pareto_trials(study)
     front = {t.number for t in front_trials}
-    files = [out_dir / "trials.csv", out_dir / "pareto.csv", out_dir / "pareto.png", out_dir / "pareto.html"]
+    names = ("trials.csv", "pareto.csv", "pareto.png", "pareto.html", "hypervolume.html")
+    files = [out_dir / name for name in names]
     write_csv(rows, files[0])
     write_csv([r for r in rows if r["trial"] in front], files[1])
     plot_png(rows, front, cost, metric, files[2])
-    plot_html(rows, front, cost, metric, files[3])
+    write_html(pareto_figure(study, rows, cost, metric), files[3])
+    write_html(hypervolume_figure(study, cost, metric), files[4])
     files += copy_best(front_trials, out_dir / "best")
     return files, summary_table(rows, front, cost, metric)

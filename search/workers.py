@@ -4,7 +4,8 @@ Workers share nothing but the Optuna storage, so both rules are decided there:
 - quota: a trial runs only if fewer than ``n_trials`` counted trials precede it. Counted: running, complete, pruned,
   and failed with a reason (the trial raised). A trial failed without one (its worker was killed, or Ctrl-C) is
   replaced: a worker with nothing left to start waits while others finish and takes over such a slot.
-- claims: the first trial of an architecture key records itself as the key's owner in the study's user attributes;
+- claims: the first trial of an architecture key records itself as the key's owner in the study's user attributes
+  (``_attnsearch.owner.<key>``: every attribute kept for the workers' own bookkeeping starts with ``INTERNAL``);
   another trial with the same key waits for the owner and reuses its result. When other trials are running at claim
   time, the claim settles for a moment and the last writer wins, so two workers never train the same key at once.
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+INTERNAL = "_attnsearch."  # prefix of the study attributes the workers keep for themselves, not results
 QUOTA = "over_quota"  # user attribute of trials started past the quota (pruned at once, not counted)
 REASON = "reason"  # user attribute: why a trial failed or was pruned
 LIVE = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
@@ -72,7 +74,7 @@ def claim(
     cannot loop forever.
     """
     study = trial.study
-    attr = f"owner:{key}"
+    attr = f"{INTERNAL}owner.{key}"
     while True:
         trials = study.get_trials(deepcopy=False)
         same = [t for t in trials if t.number != trial.number and t.user_attrs.get("arch_key") == key]
