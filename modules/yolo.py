@@ -9,11 +9,16 @@ unknown module.
 
 Importing this module registers ``AttnBlock`` with ultralytics (``parse_model`` looks module names up in
 ``ultralytics.nn.tasks``), so ``import modules.yolo`` is the one call needed before ``YOLO("my-attn.yaml")``.
-Checkpoints pickle the class under this module's path, so loading one imports and registers it by itself.
+Checkpoints pickle the class under this module's path, so loading one imports and registers it by itself. Importing
+it also allow-lists the zoo's classes for ``torch.load(weights_only=True)``, which ``ULTRALYTICS_SAFE_LOAD=1`` uses.
+
+``python -m modules.yolo ARGS`` (installed as ``attnsearch-yolo ARGS``) is ultralytics' ``yolo ARGS`` with the zoo
+registered: same arguments, outputs and exit codes.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import torch
@@ -45,4 +50,30 @@ class AttnBlock(nn.Module):
         return f"key={self.key!r}"
 
 
-setattr(tasks, AttnBlock.__name__, AttnBlock)
+def _zoo_classes() -> list[type[nn.Module]]:
+    """Every ``nn.Module`` class defined in ``modules`` (blocks, their parts, the gate, ``AttnBlock``)."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name == "modules" or name.startswith("modules."):
+            found += [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, nn.Module)]
+    return sorted(
+        {c for c in found if c.__module__.startswith("modules.")}, key=lambda c: f"{c.__module__}.{c.__qualname__}"
+    )
+
+
+def main() -> None:
+    """Run ultralytics' ``yolo`` command line on ``sys.argv`` and exit with its status."""
+    from ultralytics.cfg import entrypoint
+
+    if not sys.argv[0].endswith("yolo"):  # python -m modules.yolo; ultralytics knows its CLI by the name's end
+        sys.argv[0] = "attnsearch-yolo"  # (`yolo predict` saves its results, a Python call does not)
+    sys.exit(entrypoint())
+
+
+if __name__ == "__main__":  # python -m modules.yolo: register the module proper's AttnBlock, not __main__'s
+    from modules.yolo import main as _main
+
+    _main()
+else:
+    setattr(tasks, AttnBlock.__name__, AttnBlock)
+    torch.serialization.add_safe_globals(_zoo_classes())

@@ -1,7 +1,8 @@
 """``export_yaml(placed, path)``: the modified architecture as a model YAML that plain ultralytics builds and trains.
 
 Name the file as ultralytics names its YAMLs, without the scale letter (``yolov8-cbam.yaml``); then, after
-``import modules.yolo``, ``YOLO("yolov8s-cbam.yaml")`` builds scale s, as for ultralytics' own files.
+``import modules.yolo``, ``YOLO("yolov8s-cbam.yaml")`` builds scale s, as for ultralytics' own files. On the command
+line, ``attnsearch-yolo`` (or ``python -m modules.yolo``) takes the place of ``yolo``; the file's header says so.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ def export_yaml(placed: Placed, path: str | Path) -> Path:
         raise PlacementError("only YOLO placements have a model YAML; this one is a torchvision model")
     path = Path(path)
     source = placed.yaml.get("yaml_file", "a model YAML")
-    lines = [f"# {source} with attention blocks; build it after `import modules.yolo`", f"# {placed.key}"]
+    lines = [
+        f"# {source} with attention blocks (AttnBlock rows, which plain `yolo` does not know)",
+        f"# train with: attnsearch-yolo train model={path.name} data=...  (or python -m modules.yolo train ...;"
+        " in Python, import modules.yolo before YOLO(...))",
+        f"# {placed.key}",
+    ]
     index = 0
     for name, value in placed.yaml.items():
         if name in LOADER_KEYS:
