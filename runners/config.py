@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from ultralytics.cfg import get_cfg
+from ultralytics.cfg import DEFAULT_CFG_DICT, get_cfg
 from ultralytics.utils import IterableSimpleNamespace
 
 # Our own settings; every other field is an ultralytics training argument of the same name and meaning.
 _LIGHTNING = ("ema", "grad_clip", "precision", "accelerator", "devices", "strategy", "overrides")
+# What ultralytics' BaseTrainer.build_optimizer accepts (it holds the set inside the method; tests/test_seams.py keeps
+# this copy equal to it) and what Lightning's Trainer accepts for precision and accelerator.
+OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp")
+PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "fsdp", "deepspeed", "single_device")
+FRACTIONS = (
+    "lrf", "momentum", "warmup_momentum", "mosaic", "mixup", "hsv_h", "hsv_s", "hsv_v", "translate", "fliplr", "flipud",
+)  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A training setting out of range; the message names the field, the value and what is valid."""
 
 
 @dataclass
@@ -100,6 +114,64 @@ class TrainConfig:
     strategy: str = "auto"
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    def check(self) -> None:
+        """Raise ``ConfigError`` naming the first setting out of range, before anything is built or trained."""
+        for name, low in (("epochs", 1), ("imgsz", 32), ("batch", 1), ("nbs", 1), ("workers", 0), ("close_mosaic", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"{name}: {value!r}; valid: an integer of at least {low}")
+        for name in ("lr0", "weight_decay", "warmup_epochs", "warmup_bias_lr", "degrees", "scale", "grad_clip"):
+            value = getattr(self, name)
+            if not _number(value) or value < 0 or (name == "lr0" and value == 0):
+                raise ConfigError(f"{name}: {value!r}; valid: a number {'above' if name == 'lr0' else 'of at least'} 0")
+        for name in (*FRACTIONS, "fraction"):
+            value = getattr(self, name)
+            if not _number(value) or not 0 <= value <= 1 or (name in ("fraction", "lrf") and value == 0):
+                raise ConfigError(
+                    f"{name}: {value!r}; valid: a fraction in {'(0, 1]' if name in ('fraction', 'lrf') else '[0, 1]'}"
+                )
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed: {self.seed!r}; valid: an integer in [0, 2^32)")
+        if self.cache not in (False, True, "ram", "disk"):
+            raise ConfigError(f"cache: {self.cache!r}; valid: false, ram, disk")
+        for name, valid in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS), ("accelerator", ACCELERATORS)):
+            if getattr(self, name) not in valid:
+                raise ConfigError(f"{name}: {getattr(self, name)!r}; valid: {', '.join(valid)}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy: {self.strategy!r}; valid: {', '.join(STRATEGIES)} (not a spawning one)")
+        self._check_devices()
+        unknown = sorted(set(self.overrides) - set(DEFAULT_CFG_DICT))
+        if unknown:
+            raise ConfigError(
+                f"overrides: unknown ultralytics argument {unknown[0]!r}; see docs.ultralytics.com/usage/cfg"
+            )
+
+    def _check_devices(self) -> None:
+        """Devices the machine has: CUDA devices on a GPU accelerator, CPU processes (at most the cores) on a CPU."""
+        cuda = self.accelerator in ("gpu", "cuda") or (self.accelerator == "auto" and torch.cuda.is_available())
+        if self.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+            raise ConfigError(
+                f"accelerator: {self.accelerator!r} but this machine has no CUDA device; valid: auto, cpu"
+            )
+        have = torch.cuda.device_count() if cuda else os.cpu_count() or 1
+        kind = "CUDA devices" if cuda else "CPU cores"
+        devices = self.devices
+        if devices == "auto" or devices == -1:
+            return
+        if isinstance(devices, int) and not isinstance(devices, bool):
+            if not 1 <= devices <= have:
+                raise ConfigError(f"devices: {devices!r}; valid: auto, -1 or 1 to {have} (this machine's {kind})")
+            return
+        if isinstance(devices, list) and devices and all(isinstance(d, int) for d in devices):
+            if cuda and all(0 <= d < have for d in devices) and len(set(devices)) == len(devices):
+                return
+            raise ConfigError(
+                f"devices: {devices!r}; valid: distinct CUDA indices in 0..{have - 1}"
+                if cuda
+                else f"devices: {devices!r}; valid: auto or a count of CPU processes (1 to {have})"
+            )
+        raise ConfigError(f"devices: {devices!r}; valid: auto, a count (1 to {have}) or a list of CUDA indices")
+
     def ultralytics_overrides(self) -> dict[str, Any]:
         """These settings as ultralytics training arguments, with plots off."""
         ours = {k: v for k, v in asdict(self).items() if k not in _LIGHTNING}
@@ -115,3 +187,7 @@ class TrainConfig:
             return self.precision
         cuda = self.accelerator in {"auto", "gpu", "cuda"} and torch.cuda.is_available()
         return "16-mixed" if cuda else "32-true"
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -6,6 +6,7 @@ import hydra
 from omegaconf import DictConfig
 
 from search.cli import USER_ERRORS, exit_user_error, run
+from search.validate import check_search
 
 
 @hydra.main(version_base="1.3", config_path="pkg://search.conf", config_name="config")
@@ -19,4 +20,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, validate=check_search)

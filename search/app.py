@@ -27,6 +27,7 @@ from search.objective import Objective
 from search.placement import sites
 from search.study import create, make_storage, redact
 from search.tracking import Tracker
+from search.validate import check_search
 
 
 @dataclass
@@ -42,17 +43,12 @@ class SearchResult:
 
 def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
     """Run the search described by ``cfg`` (the composed ``conf/config.yaml``); outputs go to ``run_dir``."""
+    check_search(cfg)  # again here: a multirun's jobs are checked as they start
     run_dir = Path(run_dir or HydraConfig.get().runtime.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     s = cfg.search
     task = cfg.model.task
-    budgets = {"gflops": _number(s, "max_gflops"), "params": _number(s, "max_params")}
-    if s.objective not in COST_ATTR:
-        raise UserError(f"search.objective: unknown {s.objective!r}; valid: {', '.join(COST_ATTR)}")
-    if int(s.max_blocks) < 1:
-        raise UserError(f"search.max_blocks: must be at least 1, got {s.max_blocks}")
-    if int(s.n_trials) < 1:
-        raise UserError(f"search.n_trials: must be at least 1, got {s.n_trials}")
+    budgets = {"gflops": s.max_gflops, "params": s.max_params}
 
     data = resolve_data(cfg.data, task)
     nc = len(dataset_classes(data, task))
@@ -64,6 +60,9 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
 
     metric = "map50_95" if task == "detect" else "top1"
     study = open_study(cfg, run_dir, site_ids, list(candidates), metric)
+    worker = f"{socket.gethostname()}:{s.worker}"
+    for number in workers.fail_orphans(study, worker):
+        print(f"trial {number}: failed, its process (this worker, {worker}) is gone", file=sys.stderr)
     settings = instantiate(cfg.trainer)
     fit = functools.partial(_runner(task), data=data, cfg=settings)
     weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, settings, s.baseline_epochs)
@@ -92,7 +91,7 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
         n_trials=int(s.n_trials),
         max_failures=int(s.max_failures),
         tracker=tracker,
-        worker=f"{socket.gethostname()}:{s.worker}",
+        worker=worker,
     )
     interrupted = _optimize(study, objective, int(s.n_trials))
     cost_col = COST_ATTR[s.objective]
@@ -154,16 +153,6 @@ def _runner(task: str) -> Any:
     if task not in ("detect", "classify"):
         raise UserError(f"model.task: unknown {task!r}; valid: detect, classify")
     return fit_detection if task == "detect" else fit_classification
-
-
-def _number(node: DictConfig, key: str) -> float | None:
-    value = node.get(key)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"search.{key}: {value!r} is not a number") from None
 
 
 def tracker_settings(cfg: DictConfig) -> dict[str, Any]:

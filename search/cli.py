@@ -13,7 +13,9 @@ An unknown option of a config group is reported with the valid options.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -21,8 +23,10 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 from hydra.errors import HydraException
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+import search.schema  # noqa: F401  (registers the configs' schemas)
 from modules import UnknownBlockError
 from runners.data.checks import DatasetError
 from search.errors import UserError
@@ -95,23 +99,71 @@ def normalize(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def check_overrides(overrides: Sequence[str], config_name: str = "config") -> None:
-    """Compose the config once so that a bad override is reported as a ``UserError`` before Hydra runs."""
+def check_overrides(overrides: Sequence[str], config_name: str = "config") -> DictConfig:
+    """Compose the config once, so that a bad override is a ``UserError`` before Hydra runs; the composed config."""
     plain = [o for o in overrides if "=" in o and not o.startswith("-") and not o.lstrip("+~").startswith("hydra")]
     try:
         with initialize_config_module("search.conf", version_base="1.3"):
-            compose(config_name, overrides=plain)
+            return compose(config_name, overrides=plain)
     except (HydraException, OmegaConfBaseException) as err:
-        raise UserError(str(err).strip().splitlines()[0]) from None
+        raise UserError(describe(err)) from None
 
 
-def run(main: Callable[[], object], argv: Sequence[str] | None = None, config_name: str = "config") -> None:
-    """Run a ``@hydra.main`` function on normalised arguments; a user error is one line on stderr and exit code 2."""
+def describe(err: Exception) -> str:
+    """One line for a composition error: the key, the value and what is valid, where OmegaConf says them."""
+    cause = err
+    while cause.__cause__ is not None and not isinstance(cause, OmegaConfBaseException):
+        cause = cause.__cause__
+    key = getattr(cause, "full_key", None)
+    msg = str(getattr(cause, "msg", None) or cause).strip().splitlines()[0]
+    if not key:
+        return str(err).strip().splitlines()[0]
+    for pattern, text in _OMEGACONF_MESSAGES:
+        match = re.fullmatch(pattern, msg)
+        if match:
+            return f"{key}: {text.format(*match.groups(), valid=_valid_keys(cause))}"
+    return f"{key}: {msg}"
+
+
+_OMEGACONF_MESSAGES = (
+    (r"Value '(.*)' of type '\w+' could not be converted to Integer", "{0!r} is not an integer"),
+    (r"Value '(.*)' of type '\w+' could not be converted to Float", "{0!r} is not a number"),
+    (r"Value '(.*)' is not a valid bool \(type \w+\)", "{0!r} is not a boolean; valid: true, false"),
+    (r"Value '(.*)' of type '\w+' could not be converted to String", "{0!r} is not a string"),
+    (r"field '.*' is not Optional", "must not be null"),
+    (r"Key '(.*)' not in '\w+'", "no such setting; valid: {valid}"),
+    (r"Key '(.*)' is not in struct", "no such setting; valid: {valid}"),
+)
+
+
+def _valid_keys(err: Exception) -> str:
+    """The keys of the config node an unknown-key error happened in."""
+    node = getattr(err, "parent_node", None) or getattr(err, "object_type", None)
+    if isinstance(node, DictConfig):
+        return ", ".join(str(k) for k in node if not str(k).startswith("_"))
+    if dataclasses.is_dataclass(node):
+        return ", ".join(f.name for f in dataclasses.fields(node) if not f.name.startswith("_"))
+    return "see --cfg job"
+
+
+def run(
+    main: Callable[[], object],
+    argv: Sequence[str] | None = None,
+    config_name: str = "config",
+    validate: Callable[[DictConfig], None] | None = None,
+) -> None:
+    """Run a ``@hydra.main`` function on normalised arguments; a user error is one line on stderr and exit code 2.
+
+    The configuration is composed and checked (``validate``) before Hydra creates a run directory, so bad input
+    leaves nothing behind. A multirun checks each job's configuration when the job starts.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         args = normalize(args)
         if not {"-m", "--multirun", "--help", "-h", "--hydra-help"} & set(args):
-            check_overrides(args, config_name)
+            cfg = check_overrides(args, config_name)
+            if validate is not None and not {"--cfg", "-c", "--info", "-i", "--resolve"} & set(args):
+                validate(cfg)
     except USER_ERRORS as err:
         exit_user_error(err)
     sys.argv[1:] = args

@@ -1,4 +1,4 @@
-"""Heartbeats for Optuna's JournalStorage, which has none of its own (RDBStorage has).
+"""Heartbeats for Optuna's JournalStorage, which has none of its own (RDBStorage has); a reason on every lost trial.
 
 With this storage, Optuna's own machinery applies unchanged: ``study.optimize`` records a heartbeat every
 ``heartbeat_interval`` seconds in a thread while a trial runs, and before each trial fails the RUNNING trials whose
@@ -9,17 +9,53 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import optuna
-from optuna.storages import JournalStorage
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import BaseJournalBackend
 from optuna.trial import FrozenTrial, TrialState
 
 HEARTBEAT = "heartbeat"  # trial system attribute: seconds since the epoch
+LOST = "lost"  # user attribute of a trial failed because its worker died: what happened, for trials.csv and W&B
 
 
-class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+class LostReason:
+    """Storage mixin: a trial about to be failed for a stopped heartbeat gets ``LOST`` saying so first.
+
+    Optuna fails stale trials itself (``fail_stale_trials``) and records no reason; the attribute is set while the
+    trial is still running, the only time a trial's attributes can change.
+    """
+
+    grace_period: int
+
+    def annotate(self, stale_ids: list[int]) -> list[int]:
+        """Give each stale trial its ``LOST`` reason; the ids of those still running (not failed by another worker)."""
+        stale = []
+        for trial_id in stale_ids:
+            trial = self.get_trial(trial_id)  # type: ignore[attr-defined]
+            try:
+                self.set_trial_user_attr(trial_id, LOST, self.lost(trial))  # type: ignore[attr-defined]
+            except UpdateFinishedTrialError:  # another worker failed it meanwhile
+                continue
+            stale.append(trial_id)
+        return stale
+
+    def lost(self, trial: FrozenTrial) -> str:
+        """What happened to ``trial``, whose worker stopped sending heartbeats."""
+        return f"no heartbeat for over {self.grace_period} s (worker {trial.user_attrs.get('worker', '?')})"
+
+
+class ReasonedRDBStorage(LostReason, RDBStorage):
+    """Optuna's ``RDBStorage`` (its own heartbeats) whose lost trials say so (``LOST``)."""
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        return self.annotate(super()._get_stale_trial_ids(study_id))
+
+
+class HeartbeatJournalStorage(LostReason, JournalStorage, BaseHeartbeat):
     """A ``JournalStorage`` whose running trials record heartbeats as a system attribute.
 
     Args:
@@ -39,7 +75,11 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        return [t._trial_id for t in running if now - self._last_beat(t) > self.grace_period]
+        return self.annotate([t._trial_id for t in running if now - self._last_beat(t) > self.grace_period])
+
+    def lost(self, trial: FrozenTrial) -> str:
+        beat = datetime.fromtimestamp(self._last_beat(trial)).isoformat(sep=" ", timespec="seconds")
+        return f"no heartbeat since {beat} (worker {trial.user_attrs.get('worker', '?')})"
 
     @staticmethod
     def _last_beat(trial: FrozenTrial) -> float:

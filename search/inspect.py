@@ -15,6 +15,7 @@ import modules
 from search.cli import USER_ERRORS, exit_user_error, run
 from search.cost import gflops, params
 from search.placement import Site, apply, sites
+from search.validate import check_inspect
 
 SKIP = ("_target_", "_partial_", "key")  # the block config's keys that are not hyperparameters
 
@@ -77,4 +78,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run(main, config_name="inspect")
+    run(main, config_name="inspect", validate=check_inspect)

@@ -7,6 +7,7 @@ given (``search.evaluate.Evaluate`` in a real search), so the coordination here 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from search import space, workers
+from search.heartbeat import LOST
 
 if TYPE_CHECKING:
     from search.tracking import Tracker
@@ -63,6 +65,7 @@ class Objective:
         trial.set_user_attr("describe", space.describe(arch))
         trial.set_user_attr("arch_key", key)
         trial.set_user_attr("worker", self.worker)
+        trial.set_user_attr(workers.PID, os.getpid())
         loggers = self.tracker.start(trial.number, trial.params) if self.tracker else []
         try:
             values = self._reuse(trial, key)
@@ -70,6 +73,10 @@ class Objective:
                 values = self.evaluate(trial, arch, loggers)
         except optuna.TrialPruned as stop:
             self._end(trial, "PRUNED", str(stop))
+            raise
+        except KeyboardInterrupt:  # not counted: a resumed study gives its slot to another trial
+            trial.set_user_attr(LOST, f"interrupted (Ctrl-C or SIGTERM) on worker {self.worker}")
+            self._end(trial, "FAIL", "")
             raise
         except Exception as err:  # a failing trial never takes the study down: Optuna records it as FAIL
             self._end(trial, "FAIL", f"{type(err).__name__}: {err}")
@@ -83,7 +90,7 @@ class Objective:
         if prior is None:
             return None
         for name, value in prior.user_attrs.items():
-            if name not in ("arch", "describe", "reason", "reused_from", "worker"):
+            if name not in ("arch", "describe", "reason", "reused_from", "worker", workers.PID):
                 trial.set_user_attr(name, value)
         trial.set_user_attr("reused_from", prior.number)
         if prior.state == optuna.trial.TrialState.PRUNED:

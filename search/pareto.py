@@ -18,6 +18,7 @@ from search.cli import USER_ERRORS, exit_user_error, run
 from search.errors import UserError
 from search.evaluate import COST_ATTR
 from search.study import make_storage, redact
+from search.validate import check_pareto
 
 
 def write_front(cfg: DictConfig, out_dir: Path) -> list[Path]:
@@ -38,8 +39,8 @@ def write_front(cfg: DictConfig, out_dir: Path) -> list[Path]:
     metric, cost = study.metric_names or ["metric", cfg.search.objective]
     files, summary = report.write_all(study, out_dir, COST_ATTR.get(cost, cost), metric)
     tracker = Tracker(cfg.logger.name, out_dir, cfg.search.study_name, public_config(cfg), **tracker_settings(cfg))
-    rows = report.trial_rows(study)
-    tracker.summary(rows, {t.number for t in report.pareto_trials(study)}, COST_ATTR.get(cost, cost), metric, files[2])
+    rows, front = report.trial_rows(study), {t.number for t in report.pareto_trials(study)}
+    tracker.summary(rows, front, COST_ATTR.get(cost, cost), metric, out_dir / "pareto.png")
     print(f"{cfg.search.study_name}: {len(rows)} trials\n{summary}\n\nWritten to {out_dir}:")
     for path in files:
         print(f"  {path}")
@@ -55,4 +56,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, validate=check_pareto)

@@ -8,14 +8,17 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from search.heartbeat import LOST
 from search.space import from_json
-from search.workers import QUOTA
+from search.workers import QUOTA, REASON
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -46,7 +49,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
             "duration_s": round(t.duration.total_seconds(), 1) if t.duration else None,
             "epochs": len(a.get("curve", [])) or None,
             "reused_from": a.get("reused_from"),
-            "reason": a.get("reason", ""),
+            "reason": a.get(REASON) or a.get(LOST, ""),
             "hparams": json.dumps({s: h for s, (_, h) in arch.items() if h}, sort_keys=True) if arch else "",
         }
         row.update({f"site_{s}": k for s, (k, _) in arch.items()})
@@ -185,17 +188,34 @@ def summary_table(rows: list[dict[str, Any]], front: set[int], cost: str, metric
 
 
 def write_all(study: optuna.Study, out_dir: Path, cost: str, metric: str) -> tuple[list[Path], str]:
-    """Write every output of the study to ``out_dir``; returns the files written and the summary table."""
+    """Write every output of the study to ``out_dir``; returns the files written and the summary table.
+
+    Each output is written on its own: one that fails (a plot, a file system error) is one warning line on stderr and
+    the others are still written.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = trial_rows(study)
     front_trials = pareto_trials(study)
     front = {t.number for t in front_trials}
-    names = ("trials.csv", "pareto.csv", "pareto.png", "pareto.html", "hypervolume.html")
-    files = [out_dir / name for name in names]
-    write_csv(rows, files[0])
-    write_csv([r for r in rows if r["trial"] in front], files[1])
-    plot_png(rows, front, cost, metric, files[2])
-    write_html(pareto_figure(study, rows, cost, metric), files[3])
-    write_html(hypervolume_figure(study, cost, metric), files[4])
-    files += copy_best(front_trials, out_dir / "best")
-    return files, summary_table(rows, front, cost, metric)
+    writers = {
+        "trials.csv": lambda path: write_csv(rows, path),
+        "pareto.csv": lambda path: write_csv([r for r in rows if r["trial"] in front], path),
+        "pareto.png": lambda path: plot_png(rows, front, cost, metric, path),
+        "pareto.html": lambda path: write_html(pareto_figure(study, rows, cost, metric), path),
+        "hypervolume.html": lambda path: write_html(hypervolume_figure(study, cost, metric), path),
+    }
+    files = [out_dir / name for name, write in writers.items() if guarded(name, write, out_dir / name)]
+    best: list[Path] = []
+    guarded("best/", lambda: best.extend(copy_best(front_trials, out_dir / "best")))
+    return files + best, summary_table(rows, front, cost, metric)
+
+
+def guarded(what: str, write: Callable[..., object], *args: Any) -> bool:
+    """Run ``write(*args)``; if it raises, say so in one warning line on stderr: one output never costs the others."""
+    try:
+        write(*args)
+    except Exception as err:
+        detail = (str(err).strip().splitlines() or [""])[0]
+        print(f"warning: {what} not written: {type(err).__name__}: {detail}", file=sys.stderr)
+        return False
+    return True

@@ -9,11 +9,11 @@ from typing import TypeVar
 
 import optuna
 import sqlalchemy.exc
-from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages import BaseStorage
 from optuna.storages.journal import JournalFileBackend
 
 from search.errors import UserError
-from search.heartbeat import HeartbeatJournalStorage
+from search.heartbeat import HeartbeatJournalStorage, ReasonedRDBStorage
 
 T = TypeVar("T")
 
@@ -31,9 +31,10 @@ def make_storage(url: str | None, run_dir: Path, heartbeat: int = 30) -> BaseSto
         url = str(run_dir / "study.journal")
     if "://" in url:
 
-        def rdb() -> RDBStorage:
+        def rdb() -> ReasonedRDBStorage:
             kwargs = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
-            return RDBStorage(url, heartbeat_interval=heartbeat, grace_period=4 * heartbeat, engine_kwargs=kwargs)
+            grace = 4 * heartbeat
+            return ReasonedRDBStorage(url, heartbeat_interval=heartbeat, grace_period=grace, engine_kwargs=kwargs)
 
         try:  # workers starting together on an empty database race on the schema: the losers retry
             return retry(rdb, sqlalchemy.exc.IntegrityError)

@@ -10,6 +10,8 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
+from search.report import guarded
+
 
 class Tracker:
     """Loggers for each trial and the study's summary.
@@ -35,42 +37,57 @@ class Tracker:
         return self.kind in ("wandb", "csv") and self.settings.get("mode") != "disabled"
 
     def start(self, number: int, params: dict[str, Any]) -> list[Logger]:
-        """Open the trial's run; returns the Lightning loggers the runner writes its curves to."""
+        """Open the trial's run; returns the Lightning loggers the runner writes its curves to.
+
+        A tracker that fails (W&B's service, a full disk) costs the trial its logs, never the trial: one warning line.
+        """
         if self.kind == "csv":
             return [CSVLogger(self.directory / "csv", name=f"trial_{number:03d}", version="")]
         if not self.enabled:
             return []
-        self._run = self._init(name=f"trial-{number:03d}", job_type="trial", config={**self.config, "params": params})
+        config = {**self.config, "params": params}
+        if not guarded(f"W&B run of trial {number}", self._open, f"trial-{number:03d}", config):
+            return []
         return [WandbLogger(experiment=self._run)]
+
+    def _open(self, name: str, config: dict[str, Any]) -> None:
+        self._run = self._init(name=name, job_type="trial", config=config)
 
     def finish(self, state: str, attrs: dict[str, Any]) -> None:
         """Close the trial's run with its state, objectives and failure reason in the run summary."""
         if self._run is None:
             return
+        run, self._run = self._run, None
         summary = {k: v for k, v in attrs.items() if isinstance(v, int | float | str) and k != "arch"}
-        self._run.summary.update({"state": state, **summary})
-        self._run.finish(exit_code=0 if state == "COMPLETE" else 1)
-        self._run = None
+        guarded("W&B trial summary", run.summary.update, {"state": state, **summary})
+        guarded("W&B trial run", run.finish, 0 if state == "COMPLETE" else 1)
 
     def summary(self, rows: list[dict[str, Any]], front: set[int], cost: str, metric: str, png: Path) -> None:
-        """A summary run with the table of all trials, the Pareto scatter and the front's plot."""
-        if self.kind != "wandb" or not self.enabled:
-            return
+        """A summary run with the table of all trials, the Pareto scatter and the front's plot (if it was written).
+
+        Whatever the trials' states; a failure here is one warning line, never the study's exit code.
+        """
+        if self.kind == "wandb" and self.enabled:
+            guarded("W&B summary run", self._summary, rows, front, cost, metric, png)
+
+    def _summary(self, rows: list[dict[str, Any]], front: set[int], cost: str, metric: str, png: Path) -> None:
         import wandb
 
         run = self._init(name="summary", job_type="summary", config=self.config)
-        columns = sorted({k for r in rows for k in r}, key=lambda c: (c.startswith("site_"), c))
-        table = wandb.Table(columns=[*columns, "pareto"])
-        for r in rows:
-            table.add_data(*[_cell(r.get(c)) for c in columns], r["trial"] in front)
-        run.log(
-            {
+        try:
+            columns = sorted({k for r in rows for k in r}, key=lambda c: (c.startswith("site_"), c))
+            table = wandb.Table(columns=[*columns, "pareto"], allow_mixed_types=True)
+            for r in rows:
+                table.add_data(*[r.get(c) for c in columns], r["trial"] in front)
+            logged = {
                 "trials": table,
                 "pareto_scatter": wandb.plot.scatter(table, cost, "metric", title=f"{metric} vs {cost}"),
-                "pareto": wandb.Image(str(png)),
             }
-        )
-        run.finish()
+            if Path(png).is_file():
+                logged["pareto"] = wandb.Image(str(png))
+            run.log(logged)
+        finally:
+            run.finish()
 
     def _init(self, **kwargs: Any):
         import wandb
@@ -85,7 +102,3 @@ class Tracker:
             settings=wandb.Settings(silent=True, console="off"),
             **kwargs,
         )
-
-
-def _cell(value: Any) -> Any:
-    return "" if value is None else value

@@ -12,6 +12,7 @@ Workers share nothing but the Optuna storage, so both rules are decided there:
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,9 +20,12 @@ from collections.abc import Callable, Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from search.heartbeat import LOST
+
 INTERNAL = "_attnsearch."  # prefix of the study attributes the workers keep for themselves, not results
 QUOTA = "over_quota"  # user attribute of trials started past the quota (pruned at once, not counted)
 REASON = "reason"  # user attribute: why a trial failed or was pruned
+PID = "pid"  # user attribute: the process id of the worker running the trial
 LIVE = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -103,3 +107,31 @@ def _fail_stale(study: optuna.Study) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+
+
+def fail_orphans(study: optuna.Study, worker: str) -> list[int]:
+    """Fail at once the RUNNING trials of ``worker`` (host and worker id) whose process no longer exists.
+
+    A worker restarted after a SIGKILL on the same host knows its own dead trials for certain, so it need not wait
+    for their heartbeat grace period, which stays for trials of other workers. Returns the trial numbers failed.
+    """
+    failed = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = t.user_attrs.get(PID)
+        if t.user_attrs.get("worker") != worker or pid is None or _alive(int(pid)):
+            continue
+        storage, trial_id = study._storage, t._trial_id  # Optuna has no public call to fail another trial
+        storage.set_trial_user_attr(trial_id, LOST, f"worker {worker} (pid {pid}) was gone when it restarted")
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        failed.append(t.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

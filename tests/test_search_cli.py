@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -101,6 +102,44 @@ def test_sigterm_stops_cleanly_and_resume_continues(tmp_path: Path) -> None:
     assert _count(journal, "FAIL") == 1 and _count(journal, "RUNNING") == 0
     resumed = cli(*args, "search.resume=true", f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _count(journal, "COMPLETE") + _count(journal, "PRUNED") == 4
+
+
+def test_sigkill_then_resume_fails_the_dead_trial_at_once_with_its_reason(tmp_path: Path) -> None:
+    """A worker killed mid-trial and started again on its run: its own dead trial is failed at once, not after the
+    heartbeat grace, with a reason, and the study finishes with exit code 0 and every output."""
+    journal = tmp_path / "study.journal"
+    args = ["experiment=smoke", f"search.storage={journal}", "search.n_trials=4", "trainer.epochs=3", "attn=[se]",
+            "logger=wandb", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and not (journal.exists() and _training(journal)):
+        assert proc.poll() is None, "the search ended before a trial was training"
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    (dead,) = _study(journal).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    restart = subprocess.Popen(
+        [sys.executable, "-m", "search", *args, "search.resume=true"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    started = time.time()
+    while _study(journal).trials[dead.number].state == optuna.trial.TrialState.RUNNING:
+        assert time.time() - started < 10, "the restarted worker did not fail its own dead trial within 10 s"
+        time.sleep(0.2)
+    output = restart.communicate(timeout=300)[0]
+    assert restart.returncode == 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    rows = list(csv.DictReader((tmp_path / "run" / "trials.csv").open()))
+    failed = next(r for r in rows if int(r["trial"]) == dead.number)
+    assert failed["state"] == "FAIL" and "gone" in failed["reason"] and "pid" in failed["reason"], failed
     assert _count(journal, "COMPLETE") + _count(journal, "PRUNED") == 4
 
 

@@ -36,8 +36,34 @@ def detection_data(data: str | Path) -> dict[str, Any]:
         # the font check downloads Arial.ttf for plots, which trials never make
         with mock.patch.object(data_utils, "check_font", lambda *args, **kwargs: None):
             return check_det_dataset(str(path), autodownload=False)
-    except Exception as e:
-        raise DatasetError(f"data {str(data)!r}: {e}") from e
+    except Exception as e:  # ultralytics' message goes on with download hints on further lines
+        raise DatasetError(f"data {str(data)!r}: {str(e).strip().splitlines()[0]}") from e
+
+
+def check_detection_files(info: dict[str, Any], data: str | Path) -> None:
+    """Raise unless the train and val splits of ``info`` (a detection data dict) hold images with label files.
+
+    A cheap look before anything is built: the full per-file check runs when the datasets are built.
+    """
+    for split in ("train", "val"):
+        sources = info[split] if isinstance(info[split], list) else [info[split]]
+        images = [p for src in sources for p in _images(Path(src))]
+        if not images:
+            raise DatasetError(f"data {str(data)!r}: no images in its {split} split ({', '.join(map(str, sources))})")
+        if not any(os.path.isfile(lb) for lb in img2label_paths([str(p) for p in images[:1000]])):
+            raise DatasetError(
+                f"data {str(data)!r}: no label files for the {split} images (YOLO format: labels/ beside images/)"
+            )
+
+
+def _images(source: Path) -> list[Path]:
+    """The image files of a split given as a folder or as a text file listing them."""
+    if source.is_dir():
+        return [p for p in source.rglob("*") if p.suffix[1:].lower() in data_utils.IMG_FORMATS]
+    if source.is_file() and source.suffix == ".txt":
+        lines = [line.strip() for line in source.read_text().splitlines() if line.strip()]
+        return [p for p in (source.parent / line for line in lines) if p.is_file()]
+    return []
 
 
 def classification_data(root: str | Path) -> dict[str, Any]:
