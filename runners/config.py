@@ -14,7 +14,7 @@ from ultralytics.utils import IterableSimpleNamespace
 _LIGHTNING = ("ema", "grad_clip", "precision", "accelerator", "devices", "strategy", "overrides")
 # What ultralytics' BaseTrainer.build_optimizer accepts (it holds the set inside the method; tests/test_seams.py keeps
 # this copy equal to it) and what Lightning's Trainer accepts for precision and accelerator.
-OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp")
+OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "fsdp", "deepspeed", "single_device")
@@ -42,7 +42,7 @@ class TrainConfig:
         epochs: Training epochs (a callback may stop earlier).
         imgsz: Train and val image size.
         batch: Images per optimizer step, over all devices.
-        optimizer: ``auto`` or one of ultralytics' optimizers (SGD, MuSGD, Adam, Adamax, AdamW, NAdam, RAdam, RMSProp).
+        optimizer: ``auto`` or one of ultralytics' optimizers (SGD, MuSGD, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop).
         lr0: Initial learning rate (``auto`` chooses its own).
         lrf: Final learning rate as a fraction of ``lr0``.
         momentum: SGD momentum or Adam beta1.
@@ -134,7 +134,9 @@ class TrainConfig:
             raise ConfigError(f"seed: {self.seed!r}; valid: an integer in [0, 2^32)")
         if self.cache not in (False, True, "ram", "disk"):
             raise ConfigError(f"cache: {self.cache!r}; valid: false, ram, disk")
-        for name, valid in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS), ("accelerator", ACCELERATORS)):
+        if str(self.optimizer).lower() not in {o.lower() for o in OPTIMIZERS}:  # ultralytics ignores the case
+            raise ConfigError(f"optimizer: {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        for name, valid in (("precision", PRECISIONS), ("accelerator", ACCELERATORS)):
             if getattr(self, name) not in valid:
                 raise ConfigError(f"{name}: {getattr(self, name)!r}; valid: {', '.join(valid)}")
         if self.strategy not in STRATEGIES:
