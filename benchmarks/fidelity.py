@@ -1,10 +1,11 @@
 """Does a trial's score rank architectures the way a full training does?
 
-A fixed set of yolov8n architectures on the default data (``ARCHS``: the baseline, cheap channel gates, spatial,
-self-attention and second-order blocks in the backbone and the neck, two-block combinations) is scored twice:
+A fixed set of yolov8n architectures on the default data (``DETECT_ARCHS``: the baseline, cheap channel gates, spatial,
+self-attention and second-order blocks in the backbone and the neck, two-block combinations; ``--task classify``:
+resnet18 on the classification digits, ``CLASSIFY_ARCHS``) is scored twice:
 
 - **reference**: each architecture trained the way a user trains the winner of a search, from scratch for the
-  baseline's full schedule (``REFERENCE``), blocks as the exported YAML builds them (no residual gate), several seeds;
+  baseline's full schedule (``Task.reference``), blocks as the exported YAML builds them (no residual gate), seeds;
 - **trial**: the search's own trial protocol, as shipped (``conf/trainer``, ``search.baseline_epochs``) or with
   Hydra overrides: fine-tuned from the cached baseline with identity-initialised blocks, several seeds.
 
@@ -33,8 +34,8 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,19 +46,18 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from runners import TrainConfig, fit_detection
+from runners import TrainConfig, fit_classification, fit_detection
 from search.baseline import baseline_metrics, baseline_weights
 from search.cost import profile
 from search.data import resolve_data
 from search.placement import apply
 from search.stats import kendall, partial_kendall, spearman, split_half_kendall, top_k_overlap
 
-MODEL = "yolov8n.yaml"
 RESULTS = Path(__file__).parent / "results"
 SEEDS = (0, 1, 2)
 
 # name -> {site: block}: yolov8n backbone sites 0-9, neck sites 12-21 (python -m search.inspect placement=all)
-ARCHS: dict[str, dict[int, str]] = {
+DETECT_ARCHS: dict[str, dict[int | str, str]] = {
     "baseline": {},
     "se@6": {6: "se"},  # channel gate, backbone
     "eca@15": {15: "eca"},  # channel gate, neck
@@ -72,11 +72,49 @@ ARCHS: dict[str, dict[int, str]] = {
     "psa@19+soca@12": {19: "psa", 12: "soca"},
 }
 
-# The reference schedule: the shipped trainer's recipe from scratch, long enough for the baseline to stop improving,
-# with ultralytics' default warm-up and closing mosaic epochs. Spelled out in full so it never follows the trial's.
-REFERENCE = TrainConfig(epochs=30, warmup_epochs=3.0, close_mosaic=10)
+# resnet18 on 32-pixel digits: stage outputs layer1-3 (8, 4, 2 pixels; layer4 is 1x1) and SE-ResNet block positions
+CLASSIFY_ARCHS: dict[str, dict[int | str, str]] = {
+    "baseline": {},
+    "se@layer3.1": {"layer3.1": "se"},  # channel gate inside a residual block
+    "eca@layer2.1": {"layer2.1": "eca"},  # channel gate inside a residual block
+    "coord@layer2": {"layer2": "coord"},  # coordinate (spatial) attention
+    "cbam@layer3": {"layer3": "cbam"},  # channel + spatial
+    "psa@layer2": {"layer2": "psa"},  # polarized self-attention
+    "soca@layer3": {"layer3": "soca"},  # second-order channel attention
+    "se@layer1.1+cbam@layer3": {"layer1.1": "se", "layer3": "cbam"},
+}
 
-FIELDS = ["arch", "seed", "map50_95", "map50", "curve", "epochs", "images", "train_s", "gflops", "params"]
+
+@dataclass(frozen=True)
+class Task:
+    """What one fidelity benchmark scores: a model, its architectures, the search config and the reference schedule.
+
+    ``reference`` holds the overrides of the task's shipped trainer config for the reference: from scratch, long
+    enough for the baseline to stop improving, with ultralytics' default warm-up (and closing mosaic) epochs. The
+    reference CSV records every resulting setting, so a later change of the shipped defaults is refused, not mixed in.
+    """
+
+    model: str
+    nc: int
+    archs: dict[str, dict[int | str, str]]
+    overrides: tuple[str, ...]
+    fit: Callable[..., Any]
+    metrics: tuple[str, str]  # the metric compared, and a second one recorded
+    reference: dict[str, Any]
+
+
+TASKS = {
+    "detect": Task(
+        "yolov8n.yaml", 10, DETECT_ARCHS, (), fit_detection, ("map50_95", "map50"),
+        {"epochs": 30, "warmup_epochs": 3.0, "close_mosaic": 10},
+    ),
+    "classify": Task(
+        "resnet18", 10, CLASSIFY_ARCHS, ("model=resnet18", "data=digits_cls", "trainer=classify", "placement=stages"),
+        fit_classification, ("top1", "top5"), {"epochs": 30, "warmup_epochs": 3.0},
+    ),
+}  # fmt: skip
+
+FIELDS = ["arch", "seed", "metric", "metric2", "curve", "epochs", "images", "train_s", "gflops", "params"]
 
 
 def compose_config(overrides: Iterable[str] = ()) -> Any:
@@ -94,7 +132,7 @@ def read_rows(path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
     for row in rows:
         row["seed"], row["epochs"], row["images"] = int(row["seed"]), int(row["epochs"]), int(row["images"])
-        for key in ("map50_95", "map50", "train_s", "gflops"):
+        for key in ("metric", "metric2", "train_s", "gflops"):
             row[key] = float(row[key])
         row["curve"] = [float(v) for v in row["curve"].split()]
     return header, rows
@@ -115,20 +153,23 @@ def open_results(path: Path, header: Mapping[str, str]) -> set[tuple[str, int]]:
     return set()
 
 
-def train_one(blocks: dict[int, str], seed: int, data: Path, cfg: TrainConfig, weights: Path | None) -> dict[str, Any]:
+def train_one(
+    task: Task, blocks: dict[int | str, str], seed: int, data: Path, cfg: TrainConfig, weights: Path | None
+) -> dict[str, Any]:
     """Train one architecture at one seed: from scratch (``weights`` None) or gated from baseline weights.
 
     ``images`` counts training images processed, the cost measure that does not depend on the machine's load.
     """
     torch.manual_seed(seed)  # block (and, from scratch, network) initialisation
-    placed = apply(MODEL, blocks, weights=weights, identity_init=weights is not None, nc=10)
+    placed = apply(task.model, blocks, weights=weights, identity_init=weights is not None, nc=task.nc)
     cost = profile(placed.model, cfg.imgsz, key=placed.key)
-    result = fit_detection(placed.model, data, replace(cfg, seed=seed))
+    result = task.fit(placed.model, data, replace(cfg, seed=seed))
+    first, second = task.metrics
     return {
         "seed": seed,
-        "map50_95": round(result.primary, 5),
-        "map50": round(result.metrics["map50"], 5),
-        "curve": " ".join(f"{h['map50_95']:.5f}" for h in result.history),
+        "metric": round(result.metrics[first], 5),
+        "metric2": round(result.metrics[second], 5),
+        "curve": " ".join(f"{h[first]:.5f}" for h in result.history),
         "epochs": result.epochs,
         "images": result.images,
         "train_s": round(result.train_time_s, 1),
@@ -137,48 +178,59 @@ def train_one(blocks: dict[int, str], seed: int, data: Path, cfg: TrainConfig, w
     }
 
 
-def run(path: Path, header: dict[str, str], seeds: Iterable[int], train: Any) -> None:
+def run(path: Path, header: dict[str, str], task: Task, seeds: Iterable[int], train: Any) -> None:
     """Train every (architecture, seed) the CSV at ``path`` lacks, appending each as it finishes."""
     done = open_results(path, header)
-    todo = [(name, s) for s in seeds for name in ARCHS if (name, s) not in done]
+    todo = [(name, s) for s in seeds for name in task.archs if (name, s) not in done]
     for i, (name, seed) in enumerate(todo, 1):
         start = time.perf_counter()
-        row = {"arch": name, **train(ARCHS[name], seed)}
+        row = {"arch": name, **train(task.archs[name], seed)}
         with path.open("a", newline="") as f:
             csv.DictWriter(f, FIELDS).writerow(row)
         took = time.perf_counter() - start
-        print(f"[{i}/{len(todo)}] {name} seed {seed}: mAP50-95 {row['map50_95']:.4f} ({took:.0f} s)", flush=True)
+        print(f"[{i}/{len(todo)}] {name} seed {seed}: {task.metrics[0]} {row['metric']:.4f} ({took:.0f} s)", flush=True)
+
+
+def csv_path(kind: str, task: str, name: str = "") -> Path:
+    """``results/fidelity_<kind>[_<task>][_<name>].csv``; detection, the default task, has no task part."""
+    parts = ["fidelity", kind, *([task] if task != "detect" else []), *([name] if name else [])]
+    return RESULTS / f"{'_'.join(parts)}.csv"
 
 
 def reference(args: argparse.Namespace) -> None:
     """Train the reference runs the CSV lacks."""
-    cfg = compose_config()
-    data = resolve_data(cfg.data, "detect")
+    task = TASKS[args.task]
+    cfg = compose_config(task.overrides)
+    data = resolve_data(cfg.data, cfg.model.task)
+    settings = replace(instantiate(cfg.trainer), **task.reference)
     header = {
-        "command": "python -m benchmarks.fidelity reference",
+        "command": f"python -m benchmarks.fidelity reference --task {args.task}",
         "date": date.today().isoformat(),
-        "settings": json.dumps(asdict(REFERENCE), sort_keys=True),
+        "settings": json.dumps(asdict(settings), sort_keys=True),
         "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
     }
-    run(RESULTS / "fidelity_reference.csv", header, args.seeds, lambda b, s: train_one(b, s, data, REFERENCE, None))
+    train = lambda b, s: train_one(task, b, s, data, settings, None)  # noqa: E731
+    run(csv_path("reference", args.task), header, task, args.seeds, train)
 
 
 def trial(args: argparse.Namespace) -> None:
     """Score every architecture with the trial protocol (shipped, or with the given overrides)."""
-    cfg = compose_config(args.overrides)
-    data = resolve_data(cfg.data, "detect")
+    task = TASKS[args.task]
+    cfg = compose_config([*task.overrides, *args.overrides])
+    data = resolve_data(cfg.data, cfg.model.task)
     settings = instantiate(cfg.trainer)
-    fit = lambda model, cfg: fit_detection(model, data, cfg)  # noqa: E731
-    weights = baseline_weights(MODEL, 10, data, None, fit, settings, int(cfg.search.baseline_epochs))
+    fit = lambda model, cfg: task.fit(model, data, cfg)  # noqa: E731
+    weights = baseline_weights(task.model, task.nc, data, None, fit, settings, int(cfg.search.baseline_epochs))
+    command = ["python -m benchmarks.fidelity trial", f"--task {args.task}", *args.overrides, f"--name {args.name}"]
     header = {
-        "command": " ".join(["python -m benchmarks.fidelity trial", *args.overrides, f"--name {args.name}"]),
+        "command": " ".join(command),
         "date": date.today().isoformat(),
         "settings": json.dumps({"trainer": asdict(settings), "baseline_epochs": int(cfg.search.baseline_epochs)}),
         "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
-        "baseline_map50_95": f"{baseline_metrics(weights).get('map50_95', float('nan')):.5f}",
+        "baseline_metric": f"{baseline_metrics(weights).get(task.metrics[0], float('nan')):.5f}",
     }
-    path = RESULTS / f"fidelity_trial_{args.name}.csv"
-    run(path, header, args.seeds, lambda b, s: train_one(b, s, data, settings, weights))
+    train = lambda b, s: train_one(task, b, s, data, settings, weights)  # noqa: E731
+    run(csv_path("trial", args.task, args.name), header, task, args.seeds, train)
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -188,7 +240,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         by.setdefault(row["arch"], []).append(row)
     out = {}
     for name, runs in by.items():
-        values = [r["map50_95"] for r in sorted(runs, key=lambda r: r["seed"])]
+        values = [r["metric"] for r in sorted(runs, key=lambda r: r["seed"])]
         out[name] = {
             "values": values,
             "mean": statistics.fmean(values),
@@ -202,17 +254,19 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def report(args: argparse.Namespace) -> str:
     """The fidelity table of protocol ``args.name`` against the reference."""
-    _, ref_rows = read_rows(RESULTS / "fidelity_reference.csv")
-    header, trial_rows = read_rows(RESULTS / f"fidelity_trial_{args.name}.csv")
+    task = TASKS[args.task]
+    _, ref_rows = read_rows(csv_path("reference", args.task))
+    header, trial_rows = read_rows(csv_path("trial", args.task, args.name))
     ref, tri = summarise(ref_rows), summarise(trial_rows)
-    names = [n for n in ARCHS if n in ref and n in tri]
+    names = [n for n in task.archs if n in ref and n in tri]
+    metric = task.metrics[0]
     lines = [
         f"protocol {args.name!r}: {header.get('command', '?')}",
         "",
-        "| architecture | GFLOPs | reference mAP50-95 | trial mAP50-95 |",
+        f"| architecture | GFLOPs | reference {metric} | trial {metric} |",
         "|---|---:|---:|---:|",
     ]
-    for n in ARCHS:
+    for n in task.archs:
         r, t = ref.get(n), tri.get(n)
         cell = lambda s: f"{s['mean']:.4f} ± {s['std']:.4f} (n={len(s['values'])})" if s else "—"  # noqa: E731
         lines.append(f"| {n} | {(r or t or {}).get('gflops', float('nan')):.4f} | {cell(r)} | {cell(t)} |")
@@ -236,8 +290,8 @@ def report(args: argparse.Namespace) -> str:
             f"| largest trial σ over seeds | {sigma:.4f} |",
             f"| trial cost / reference cost (training images) | {cost:.3f} |",
         ]
-        if "baseline" in tri and "baseline_map50_95" in header:
-            start = float(header["baseline_map50_95"])
+        if "baseline" in tri and "baseline_metric" in header:
+            start = float(header["baseline_metric"])
             low = min(min(c) for c in tri["baseline"]["curves"])
             lines.append(f"| baseline trials: lowest epoch − starting baseline ({start:.4f}) | {low - start:+.4f} |")
     return "\n".join(lines)
@@ -249,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("reference", "trial", "report"):
         p = sub.add_parser(name)
         p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+        p.add_argument("--task", choices=sorted(TASKS), default="detect")
         p.add_argument("--name", default="default", help="protocol name: results/fidelity_trial_<name>.csv")
         if name == "trial":
             p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")

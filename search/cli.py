@@ -26,7 +26,6 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-import search.schema  # noqa: F401  (registers the configs' schemas)
 from modules import UnknownBlockError
 from runners.data.checks import DatasetError
 from search.errors import UserError

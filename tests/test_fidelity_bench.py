@@ -1,0 +1,93 @@
+"""The fidelity benchmark's logic on tiny sizes: rank statistics, resumable result files, the report's numbers."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import pytest
+
+import benchmarks.fidelity as fidelity
+from search.stats import kendall, partial_kendall, spearman, split_half_kendall, top_k_overlap
+
+
+def test_rank_statistics_against_hand_computed_values() -> None:
+    x = [1.0, 2.0, 3.0, 4.0]
+    assert kendall(x, x) == pytest.approx(1.0)
+    assert kendall(x, x[::-1]) == pytest.approx(-1.0)
+    assert kendall(x, [1.0, 3.0, 2.0, 4.0]) == pytest.approx(4 / 6)  # 5 concordant pairs, 1 discordant
+    assert spearman(x, [1.0, 3.0, 2.0, 4.0]) == pytest.approx(1 - 6 * 2 / (4 * 15))
+    assert top_k_overlap([4, 3, 2, 1], [4, 1, 3, 2], k=2) == 1
+    y = [1.0, 3.0, 2.0, 4.0]
+    assert math.isnan(partial_kendall(x, y, y))  # z ranks y perfectly: nothing is left to explain
+    tau_xy, tau_xz, tau_yz = 4 / 6, 0.0, 2 / 6  # z = [1, 4, 3, 2]: 3 of 6 pairs agree with x, 4 with y
+    expected = (tau_xy - tau_xz * tau_yz) / math.sqrt((1 - tau_xz**2) * (1 - tau_yz**2))
+    assert partial_kendall(x, y, [1.0, 4.0, 3.0, 2.0]) == pytest.approx(expected)
+
+
+def test_split_half_agreement() -> None:
+    consistent = [[a + 0.01 * s for s in range(4)] for a in range(5)]  # every seed ranks the same way
+    assert split_half_kendall(consistent) == pytest.approx(1.0)
+    flipping = [[0, 1], [1, 0]]  # seed 0 and seed 1 disagree on the order of two architectures
+    assert split_half_kendall(flipping) == pytest.approx(-1.0)
+    assert math.isnan(split_half_kendall([[0.1], [0.2]]))
+
+
+@pytest.fixture
+def task(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> fidelity.Task:
+    monkeypatch.setattr(fidelity, "RESULTS", tmp_path)
+    archs = {"baseline": {}, "a": {1: "se"}, "b": {2: "se"}, "c": {3: "cbam"}}
+    return fidelity.Task("m.yaml", 2, archs, (), lambda *a: None, ("map50_95", "map50"), {})
+
+
+def _fake(scores: dict[str, float], gflops: dict[str, float], calls: list):
+    def train(blocks: dict, seed: int) -> dict:
+        name = next(n for n, b in ARCHS.items() if b == blocks)
+        calls.append((name, seed))
+        value = scores[name] + 0.001 * seed
+        return {"seed": seed, "metric": value, "metric2": value, "curve": f"{value - 0.1:.5f} {value:.5f}",
+                "epochs": 2, "images": 100, "train_s": 1.0, "gflops": gflops[name], "params": 1}  # fmt: skip
+
+    return train
+
+
+ARCHS = {"baseline": {}, "a": {1: "se"}, "b": {2: "se"}, "c": {3: "cbam"}}
+
+
+def test_results_resume_where_they_stopped_and_refuse_other_settings(task: fidelity.Task, tmp_path: Path) -> None:
+    calls: list = []
+    train = _fake(dict.fromkeys(ARCHS, 0.5), dict.fromkeys(ARCHS, 1.0), calls)
+    path, header = tmp_path / "r.csv", {"command": "x", "settings": "s1", "data": "d"}
+    fidelity.run(path, header, task, [0], train)
+    fidelity.run(path, header, task, [0, 1], train)  # seed 0 is done: only seed 1 is trained
+    assert calls == [(n, 0) for n in ARCHS] + [(n, 1) for n in ARCHS]
+    _, rows = fidelity.read_rows(path)
+    assert len(rows) == 8 and rows[0]["curve"] == [0.4, 0.5]
+    with pytest.raises(SystemExit, match="other settings"):
+        fidelity.run(path, {**header, "settings": "s2"}, task, [2], train)
+
+
+def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
+    gflops = {"baseline": 1.0, "a": 1.1, "b": 1.2, "c": 1.3}
+    reference = {"baseline": 0.70, "a": 0.74, "b": 0.72, "c": 0.71}
+    trial = {"baseline": 0.30, "a": 0.33, "b": 0.31, "c": 0.32}  # swaps b and c
+    ref_header = {"command": "ref", "settings": "r", "data": "d"}
+    trial_header = {"command": "trial", "settings": "t", "data": "d", "baseline_metric": "0.25"}
+    fidelity.run(fidelity.csv_path("reference", "detect"), ref_header, task, [0, 1, 2], _fake(reference, gflops, []))
+    fidelity.run(fidelity.csv_path("trial", "detect", "x"), trial_header, task, [0, 1, 2], _fake(trial, gflops, []))
+    monkey = argparse.Namespace(task="detect", name="x")
+    fidelity.TASKS["detect"], saved = task, fidelity.TASKS["detect"]
+    try:
+        text = fidelity.report(monkey)
+    finally:
+        fidelity.TASKS["detect"] = saved
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()}
+    assert "0.7410 ± 0.0010 (n=3)" in lines["a"] and "0.3310 ± 0.0010 (n=3)" in lines["a"]
+    assert lines["Kendall τ, trial vs reference"].endswith(f"| {4 / 6:.3f} |")
+    assert lines["reference split-half Kendall τ (3 seeds)"].endswith("| 1.000 |")
+    assert lines["top-3 overlap"].endswith("| 3/3 |")
+    assert lines["largest trial σ over seeds"].endswith("| 0.0010 |")
+    assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 |")
+    # the baseline's trials dipped to 0.20 (curve value − 0.1) from a starting baseline of 0.25
+    assert lines["baseline trials: lowest epoch − starting baseline (0.2500)"].endswith("| -0.0500 |")
