@@ -80,6 +80,7 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
         budgets=budgets,
         early_stop=(float(s.early_stop.margin), int(s.early_stop.min_epoch)) if s.early_stop.enabled else None,
         metric=metric,
+        seed=int(cfg.trainer.seed),
     )
     objective = Objective(
         evaluate=evaluate,

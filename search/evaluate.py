@@ -39,6 +39,7 @@ class Evaluate:
         budgets: {"gflops": max, "params": max}; None entries are no budget.
         early_stop: None, or (margin, min_epoch).
         metric: the runner's validation metric the search maximises (``map50_95`` or ``top1``).
+        seed: seed of the inserted blocks' initialisation (data order and augmentation follow the runner's seed).
     """
 
     model: str
@@ -51,9 +52,11 @@ class Evaluate:
     budgets: Mapping[str, float | None] = field(default_factory=dict)
     early_stop: tuple[float, int] | None = (0.02, 1)
     metric: str = "map50_95"
+    seed: int = 0
 
     def __call__(self, trial: optuna.Trial, arch: space.Architecture, loggers: list) -> tuple[float, float]:
         blocks = {_site(s): (key, hp) for s, (key, hp) in arch.items()}
+        torch.manual_seed(self.seed)  # the blocks' initial weights, the same for every architecture at a seed
         placed = apply(self.model, blocks, weights=self.weights, identity_init=True, nc=self.nc)
         trial.set_user_attr("transfer", list(placed.transfer))
         cost = profile(placed.model, self.imgsz, key=placed.key)
