@@ -1,7 +1,8 @@
-"""Rank agreement between two scorings of the same architectures: Kendall's τ, Spearman's ρ, partial τ, top-k.
+"""Statistics of the search's claims.
 
-Used to ask whether a cheap trial ranks architectures the way a full training does (``benchmarks/fidelity.py``), and
-whether a full training agrees with itself across seeds (split-half reliability).
+Rank agreement between two scorings of the same architectures (Kendall's τ, Spearman's ρ, partial τ, top-k, split-half
+reliability), which the fidelity benchmark uses to ask whether a cheap trial ranks architectures the way a full
+training does; and paired comparisons over repeats with common random numbers, corrected for multiple comparisons.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from scipy import stats
 
@@ -56,3 +58,57 @@ def split_half_kendall(scores: Sequence[Sequence[float]]) -> float:
         b = [sum(row[s] for s in rest) / len(rest) for row in scores]
         taus.append(kendall(a, b))
     return sum(taus) / len(taus)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A paired comparison of two scorings over common repeats (repeat k of both used the same seed).
+
+    Attributes:
+        n: common repeats.
+        delta: mean difference (a − b).
+        low, high: its two-sided confidence interval (Student's t with n − 1 degrees of freedom).
+        p_value: two-sided paired t-test of delta = 0; NaN below two repeats or with no spread.
+    """
+
+    n: int
+    delta: float
+    low: float
+    high: float
+    p_value: float
+
+
+def paired(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Paired:
+    """Paired t comparison of ``a`` and ``b`` (equal length, matched by repeat).
+
+    The t-test on per-repeat differences, because common random numbers make the differences far less noisy than
+    either score, and with the 2–5 repeats a search affords a rank test (Wilcoxon) cannot reach p < 0.05 at all.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired: {len(a)} and {len(b)} values; pairs need equal counts")
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    n = len(d)
+    if n == 0:
+        return Paired(0, float("nan"), float("nan"), float("nan"), float("nan"))
+    mean = sum(d) / n
+    if n < 2:
+        return Paired(n, mean, float("nan"), float("nan"), float("nan"))
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
+    p = float(stats.ttest_rel(a, b).pvalue) if sd > 0 else (1.0 if mean == 0 else 0.0)
+    return Paired(n, mean, mean - half, mean + half, p)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (family-wise error control; NaN entries stay NaN and are not counted).
+
+    Uniformly more powerful than Bonferroni and valid under any dependence between the comparisons, which share the
+    baseline's repeats.
+    """
+    valid = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    m, running = len(valid), 0.0
+    adjusted = [float("nan")] * len(p_values)
+    for rank, (p, i) in enumerate(valid):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted

@@ -7,9 +7,10 @@ import math
 from pathlib import Path
 
 import pytest
+from scipy import stats as scipy_stats
 
 import benchmarks.fidelity as fidelity
-from search.stats import kendall, partial_kendall, spearman, split_half_kendall, top_k_overlap
+from search.stats import holm, kendall, paired, partial_kendall, spearman, split_half_kendall, top_k_overlap
 
 
 def test_rank_statistics_against_hand_computed_values() -> None:
@@ -91,3 +92,26 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 |")
     # the baseline's trials dipped to 0.20 (curve value − 0.1) from a starting baseline of 0.25
     assert lines["baseline trials: lowest epoch − starting baseline (0.2500)"].endswith("| -0.0500 |")
+
+
+def test_paired_comparison_against_scipy_and_by_hand() -> None:
+    a, b = [0.31, 0.29, 0.35, 0.30], [0.30, 0.27, 0.33, 0.30]  # differences 0.01, 0.02, 0.02, 0.00
+    result = paired(a, b)
+    d = [0.01, 0.02, 0.02, 0.0]
+    mean = sum(d) / 4
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 3)
+    half = scipy_stats.t.ppf(0.975, 3) * sd / 2
+    assert (result.n, result.delta) == (4, pytest.approx(mean))
+    assert (result.low, result.high) == (pytest.approx(mean - half), pytest.approx(mean + half))
+    assert result.p_value == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
+    assert paired([0.3, 0.4], [0.3, 0.4]).p_value == 1.0  # identical: no difference, no spread
+    assert math.isnan(paired([0.3], [0.2]).p_value) and paired([0.3], [0.2]).delta == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="equal counts"):
+        paired([0.1, 0.2], [0.1])
+
+
+def test_holm_adjustment() -> None:
+    # sorted p: 0.01 (×3), 0.02 (×2 → 0.04), 0.04 (×1, but never below the previous: 0.04)
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.5, float("nan"), 0.6]) == pytest.approx([1.0, float("nan"), 1.0], nan_ok=True)
+    assert holm([]) == []
