@@ -139,7 +139,7 @@ def _valid_keys(err: Exception) -> str:
     """The keys of the config node an unknown-key error happened in."""
     node = getattr(err, "parent_node", None) or getattr(err, "object_type", None)
     if isinstance(node, DictConfig):
-        return ", ".join(str(k) for k in node if not str(k).startswith("_"))
+        return ", ".join(str(k) for k in node if not str(k).startswith("_") and k != "hydra")
     if dataclasses.is_dataclass(node):
         return ", ".join(f.name for f in dataclasses.fields(node) if not f.name.startswith("_"))
     return "see --cfg job"

@@ -141,6 +141,19 @@ def test_identity_init_is_exact_identity(key: str) -> None:
 
 
 @pytest.mark.parametrize("key", KEYS)
+def test_gate_opened_the_block_changes_its_input(key: str) -> None:
+    """The other half of the identity: the gate passes the block's output, so the identity is the gate's, not f's."""
+    gated = modules.build(key, 16, identity_init=True).eval()
+    x = torch.randn(2, 16, 7, 9)
+    with torch.no_grad():
+        for name, p in gated.named_parameters():  # the gate's γ, and the papers' zero scales (CCNet γ, DANet α, β)
+            if name.split(".")[-1] in ("gamma", "alpha", "beta"):
+                p.fill_(1.0)
+        assert torch.allclose(gated(x), gated.block(x), atol=1e-6)  # γ = 1: exactly the block
+        assert (gated(x) - x).abs().max() > 1e-3  # and the block is not an identity itself
+
+
+@pytest.mark.parametrize("key", KEYS)
 def test_onnx_export_matches_onnxruntime(key: str, tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     block = modules.build(key, 16).eval()

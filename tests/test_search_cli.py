@@ -15,6 +15,7 @@ import pytest
 
 from search.__main__ import main
 from search.cli import options, run
+from search.validate import check_search
 
 
 def cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -25,7 +26,7 @@ def cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProc
 
 def in_process(capsys: pytest.CaptureFixture, tmp_path: Path, *args: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exit_info:
-        run(main, [*args, f"hydra.run.dir={tmp_path}"])
+        run(main, [*args, f"hydra.run.dir={tmp_path}"], validate=check_search)
     return exit_info.value.code, capsys.readouterr().err
 
 
@@ -40,14 +41,14 @@ def test_bad_block_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["model=nosuch"], "model: unknown option 'nosuch'; valid: "),
-        (["placement=middle"], "placement: unknown option 'middle'; valid: "),
-        (["nosuchkey=1"], "nosuchkey"),
+        (["model=nosuch"], "model: unknown option 'nosuch'; valid: custom, resnet18, resnet50, yolo11n, yolo26n"),
+        (["placement=middle"], "placement: unknown option 'middle'; valid: all, backbone, blocks, head, neck"),
+        (["nosuchkey=1"], "nosuchkey: no such setting; valid: model, attn, placement, data, trainer, search, logger"),
         (["search.max_gflops=abc"], "search.max_gflops: 'abc' is not a number"),
-        (["search.objective=speed"], "search.objective: unknown 'speed'; valid: gflops, params, latency"),
-        (["experiment=smoke", "placement.layers=[4,999]"], "999"),
-        (["experiment=smoke", "data=/nonexistent/data.yaml"], "/nonexistent/data.yaml"),
-        (["experiment=smoke", "model=resnet18"], "use e.g. data=digits_cls"),
+        (["search.objective=speed"], "search.objective: 'speed'; valid: gflops, params, latency"),
+        (["experiment=smoke", "placement.layers=[4,999]"], "placement.layers: 999 is not an insertion site of yolov8n"),
+        (["experiment=smoke", "data=/nonexistent/data.yaml"], "data '/nonexistent/data.yaml': no such file or folder"),
+        (["experiment=smoke", "model=resnet18", "placement=stages"], "data: a detect dataset does not fit a classify"),
     ],
 )
 def test_user_errors(capsys: pytest.CaptureFixture, tmp_path: Path, args: list[str], expected: str) -> None:

@@ -12,6 +12,7 @@ from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils.torch_utils import intersect_dicts
 
 import modules
+from modules.gate import ResidualGate
 from search.placement import PlacementError, apply, sites
 
 
@@ -28,6 +29,26 @@ def test_every_registered_block_is_an_identity_at_init_inside_yolo(
     base, expected = yolov8n
     placed = apply("yolov8n.yaml", {9: key, 15: key, 21: key}, weights=base, identity_init=True)
     assert_same(outputs(placed.model, image), expected)
+    gates = [m for m in placed.model.modules() if isinstance(m, ResidualGate)]
+    assert len(gates) == 3
+    before = _head_inputs(placed.model, image)
+    with torch.no_grad():  # the blocks are on the data path: opening their gates changes what the head reads
+        for name, p in placed.model.named_parameters():  # the gates' γ, and the papers' zero scales (CCNet, DANet)
+            if name.split(".")[-1] in ("gamma", "alpha", "beta"):
+                p.fill_(1.0)
+    after = _head_inputs(placed.model, image)
+    assert all((a - b).abs().max() > 1e-3 * b.abs().max() for a, b in zip(after, before, strict=True))
+
+
+def _head_inputs(model: torch.nn.Module, image: torch.Tensor) -> list[torch.Tensor]:
+    """The feature maps the detection head reads (its P3, P4, P5 inputs)."""
+    seen: list[torch.Tensor] = []
+    hook = model.model[-1].register_forward_pre_hook(lambda module, args: seen.extend(t.clone() for t in args[0]))
+    try:
+        outputs(model, image)
+    finally:
+        hook.remove()
+    return seen
 
 
 def test_rewiring_relative_and_absolute_sources() -> None:
