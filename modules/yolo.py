@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from ultralytics.nn import tasks
 
 from modules.registry import build, resolve
+from modules.seams import register_layer
 
 
 class AttnBlock(nn.Module):
@@ -75,5 +75,5 @@ if __name__ == "__main__":  # python -m modules.yolo: register the module proper
 
     _main()
 else:
-    setattr(tasks, AttnBlock.__name__, AttnBlock)
+    register_layer(AttnBlock)
     torch.serialization.add_safe_globals(_zoo_classes())

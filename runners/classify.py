@@ -11,7 +11,7 @@ from ultralytics.data import ClassificationDataset
 
 from runners.config import TrainConfig
 from runners.data.checks import DatasetError, check_classification_split, classification_data
-from runners.fit import fit
+from runners.fit import Progress, fit
 from runners.module import EpochCallback, TrialModule
 from runners.result import TrialResult
 
@@ -71,6 +71,8 @@ def fit_classification(
     cfg: TrainConfig,
     on_epoch: EpochCallback | None = None,
     loggers: Any = None,
+    progress: Progress = "bar",
+    label: str = "",
 ) -> TrialResult:
     """Train a torchvision ResNet (or any classifier with a ``fc`` head) and validate it after every epoch.
 
@@ -80,6 +82,8 @@ def fit_classification(
         cfg: Training settings.
         on_epoch: ``on_epoch(epoch, metrics) -> bool`` after each validation; True stops training.
         loggers: Lightning loggers, or None.
+        progress: ``bar``, ``lines`` (one per epoch, for log files) or ``none`` (see ``runners.fit.fit``).
+        label: What the progress bar and lines start with, e.g. ``trial 3``.
 
     Returns:
         The final and per-epoch top-1 and top-5 accuracy, epochs run, time and throughput.
@@ -87,4 +91,4 @@ def fit_classification(
     Raises:
         DatasetError: The data is missing, corrupt or does not match the model's classes.
     """
-    return fit(ClassificationModule(model, data, cfg, on_epoch), cfg, loggers)
+    return fit(ClassificationModule(model, data, cfg, on_epoch), cfg, loggers, progress, label)

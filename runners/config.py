@@ -10,11 +10,11 @@ import torch
 from ultralytics.cfg import DEFAULT_CFG_DICT, get_cfg
 from ultralytics.utils import IterableSimpleNamespace
 
+from runners.seams import OPTIMIZERS
+
 # Our own settings; every other field is an ultralytics training argument of the same name and meaning.
 _LIGHTNING = ("ema", "grad_clip", "precision", "accelerator", "devices", "strategy", "overrides")
-# What ultralytics' BaseTrainer.build_optimizer accepts (it holds the set inside the method; tests/test_seams.py keeps
-# this copy equal to it) and what Lightning's Trainer accepts for precision and accelerator.
-OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop")
+# What Lightning's Trainer accepts for precision and accelerator (ultralytics' optimizers: runners.seams.OPTIMIZERS).
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "fsdp", "deepspeed", "single_device")

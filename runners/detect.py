@@ -14,9 +14,10 @@ from ultralytics.nn.tasks import DetectionModel
 
 from runners.config import TrainConfig
 from runners.data.checks import DatasetError, check_detection_split, detection_data
-from runners.fit import fit
+from runners.fit import Progress, fit
 from runners.module import EpochCallback, TrialModule
 from runners.result import TrialResult
+from runners.seams import start_validation
 
 
 class DetectionModule(TrialModule):
@@ -79,10 +80,7 @@ class DetectionModule(TrialModule):
 
     def reset_metrics(self) -> None:
         """Point the validator at this device and the EMA; NMS-free heads validate as in ``yolo train``."""
-        ema = self.ema.ema
-        ema.end2end = self.validator.args.nms is False
-        self.validator.device, self.validator.data = self.device, self.data
-        self.validator.init_metrics(ema)
+        start_validation(self.validator, self.ema.ema, self.device, self.data)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         """NMS and matching of one val batch."""
@@ -111,6 +109,8 @@ def fit_detection(
     cfg: TrainConfig,
     on_epoch: EpochCallback | None = None,
     loggers: Any = None,
+    progress: Progress = "bar",
+    label: str = "",
 ) -> TrialResult:
     """Train an ultralytics detection model and validate it after every epoch.
 
@@ -120,6 +120,8 @@ def fit_detection(
         cfg: Training settings.
         on_epoch: ``on_epoch(epoch, metrics) -> bool`` after each validation; True stops training.
         loggers: Lightning loggers, or None.
+        progress: ``bar``, ``lines`` (one per epoch, for log files) or ``none`` (see ``runners.fit.fit``).
+        label: What the progress bar and lines start with, e.g. ``trial 3``.
 
     Returns:
         The final and per-epoch metrics, epochs run, time and throughput.
@@ -127,4 +129,4 @@ def fit_detection(
     Raises:
         DatasetError: The data is missing, corrupt or does not match the model's classes.
     """
-    return fit(DetectionModule(model, data, cfg, on_epoch), cfg, loggers)
+    return fit(DetectionModule(model, data, cfg, on_epoch), cfg, loggers, progress, label)

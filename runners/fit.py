@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
-import signal
+import sys
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import lightning as L
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+from tqdm import tqdm
 
 from runners.config import TrainConfig
 from runners.result import TrialResult
+from runners.seams import fit_or_interrupt
 
 if TYPE_CHECKING:
     from runners.module import TrialModule
 
+Progress = Literal["bar", "lines", "none"]
 
-def fit(module: TrialModule, cfg: TrainConfig, loggers: Any = None) -> TrialResult:
+
+def fit(
+    module: TrialModule, cfg: TrainConfig, loggers: Any = None, progress: Progress = "bar", label: str = ""
+) -> TrialResult:
     """Seed, train ``module`` for ``cfg.epochs`` (or until its callback stops it) and collect the result.
 
     Args:
         module: The detection or classification trial.
         cfg: Training settings (epochs, precision, devices, seed).
         loggers: Lightning loggers, or None for none.
+        progress: ``bar``: Lightning's progress bars on stderr, below any bar already drawn, cleared when training
+            ends; ``lines``: one line per epoch on stderr (for log files); ``none``: nothing.
+        label: What the bar and the lines start with, e.g. ``trial 3``.
 
     Returns:
         The trial's metrics, history, time and throughput.
     """
+    if progress not in get_args(Progress):
+        raise ValueError(f"progress: {progress!r}; valid: {', '.join(get_args(Progress))}")
+    callbacks = {"bar": [TrialBar(label)], "lines": [EpochLines(label)], "none": []}[progress]
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     trainer = L.Trainer(
         max_epochs=cfg.epochs,
@@ -36,7 +49,8 @@ def fit(module: TrialModule, cfg: TrainConfig, loggers: Any = None) -> TrialResu
         precision=cfg.lightning_precision(),
         logger=loggers or False,
         enable_checkpointing=False,
-        enable_progress_bar=True,
+        callbacks=callbacks,
+        enable_progress_bar=progress == "bar",
         enable_model_summary=False,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,  # ultralytics' loaders shard the training split themselves
@@ -44,15 +58,7 @@ def fit(module: TrialModule, cfg: TrainConfig, loggers: Any = None) -> TrialResu
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")  # workers=0 on CPU is deliberate
-        try:
-            trainer.fit(module)
-        except SystemExit:
-            if not trainer.interrupted:
-                raise
-            # Lightning answers Ctrl-C or SIGTERM inside fit with exit(1) and ignores SIGINT from then on; the caller
-            # gets the interrupt instead, to record the trial and stop cleanly.
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt("training interrupted") from None
+        fit_or_interrupt(trainer, module)  # Ctrl-C or SIGTERM: KeyboardInterrupt
     images = module.images_seen * trainer.world_size
     return TrialResult(
         metrics=module.history[-1],
@@ -64,3 +70,55 @@ def fit(module: TrialModule, cfg: TrainConfig, loggers: Any = None) -> TrialResu
         images=images,
         history=module.history,
     )
+
+
+class TrialBar(TQDMProgressBar):
+    """Lightning's training and validation bars on stderr, each in the first free row (under a caller's own bar, such
+    as a search's), cleared when done, and described as ``<label> epoch 2/3``."""
+
+    def __init__(self, label: str = "") -> None:
+        super().__init__()
+        self.label = label
+
+    def init_train_tqdm(self) -> tqdm:
+        return self._bar(self.train_description, smoothing=0)
+
+    def init_validation_tqdm(self) -> tqdm:
+        return self._bar(self.validation_description)
+
+    def _bar(self, desc: str, **kwargs: Any) -> tqdm:
+        return tqdm(
+            desc=desc,
+            disable=self.is_disabled,
+            leave=False,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            bar_format=self.BAR_FORMAT,
+            **kwargs,
+        )
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(_epoch(self.label, trainer))
+
+
+class EpochLines(Callback):
+    """One line per epoch on stderr, after its validation: ``<label> epoch 2/3: map50_95 0.3923, 14.2 s`` (the
+    epoch's training and validation time)."""
+
+    def __init__(self, label: str = "") -> None:
+        self.label = label
+        self.start = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: TrialModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: TrialModule) -> None:
+        if trainer.is_global_zero:
+            metric, seconds = pl_module.primary, time.perf_counter() - self.start
+            value = pl_module.history[-1][metric]
+            print(f"{_epoch(self.label, trainer)}: {metric} {value:.4f}, {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
+def _epoch(label: str, trainer: L.Trainer) -> str:
+    return f"{label} epoch {trainer.current_epoch + 1}/{trainer.max_epochs}".lstrip()

@@ -1,9 +1,9 @@
 """Ultralytics' training recipe in a LightningModule: what every trial shares, whatever the task.
 
 The optimizer, learning-rate schedule and warm-up iteration count are ultralytics' own (``BaseTrainer`` methods called
-on a small namespace holding what they read), so ``optimizer=auto`` picks what ``yolo train`` would. Lightning runs the
-loops; the optimisation is manual because ultralytics ramps gradient accumulation, learning rates and momentum per
-iteration during warm-up and updates the EMA after each optimizer step.
+on a small namespace holding what they read, in ``runners.seams``), so ``optimizer=auto`` picks what ``yolo train``
+would. Lightning runs the loops; the optimisation is manual because ultralytics ramps gradient accumulation, learning
+rates and momentum per iteration during warm-up and updates the EMA after each optimizer step.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
@@ -20,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 from ultralytics.data import build_dataloader
-from ultralytics.engine.trainer import BaseTrainer
 from ultralytics.utils.torch_utils import ModelEMA
 
 from runners.config import TrainConfig
+from runners.seams import training_recipe
 
 EpochCallback = Callable[[int, dict[str, float]], bool]
 LOG_EVERY = 10  # batches between logged training losses: a Lightning log call costs about 1 ms a key
@@ -101,18 +100,16 @@ class TrialModule(L.LightningModule):
         nb, nbs, epochs = len(self.train_loader), self.cfg.nbs, self.cfg.epochs
         accumulate = max(round(nbs / self.cfg.batch), 1)
         self.nominal_accumulate = self.accumulate = min(accumulate, nb * epochs)
-        self.recipe = SimpleNamespace(args=self.args, data=self.data, epochs=epochs)
-        self.recipe.optimizer = BaseTrainer.build_optimizer(
-            self.recipe,
+        self.recipe = training_recipe(
             self.model,
-            name=self.args.optimizer,
-            lr=self.args.lr0,
-            momentum=self.args.momentum,
+            self.args,
+            self.data,
+            epochs,
+            nb,
             decay=self.args.weight_decay * self.cfg.batch * accumulate / nbs,
             iterations=math.ceil(len(self.train_set) / max(self.cfg.batch, nbs)) * epochs,
         )
-        BaseTrainer._setup_scheduler(self.recipe)  # sets recipe.lf and recipe.scheduler
-        self.warmup_iterations = BaseTrainer._get_warmup_iterations(self.recipe, nb)
+        self.warmup_iterations = self.recipe.warmup_iterations
         self.last_step = -1
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

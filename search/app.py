@@ -23,9 +23,10 @@ from search.baseline import baseline_weights
 from search.data import dataset_classes, resolve_data
 from search.errors import UserError
 from search.evaluate import COST_ATTR, Evaluate
+from search.logs import quiet
 from search.objective import Objective
 from search.placement import sites
-from search.study import create, make_storage, redact
+from search.study import create, keep_settings, make_storage, redact
 from search.tracking import Tracker
 from search.validate import check_search
 
@@ -42,7 +43,19 @@ class SearchResult:
 
 
 def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
-    """Run the search described by ``cfg`` (the composed ``conf/config.yaml``); outputs go to ``run_dir``."""
+    """Run the search described by ``cfg`` (the composed ``conf/config.yaml``); outputs go to ``run_dir``.
+
+    Progress suits where stderr goes: the study's bar and a trial bar in a terminal, plain lines (one per epoch, one
+    per finished trial) in a log file. What every trial would print alike (Lightning's device and tip lines,
+    ultralytics' dataset scans and model notes, a known deprecation warning) is off. ``logger.verbose=true`` brings
+    all of it back, bars included.
+    """
+    verbose = bool(cfg.logger.verbose)
+    with quiet(not verbose):
+        return _search(cfg, run_dir, "bar" if verbose or sys.stderr.isatty() else "lines")
+
+
+def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResult:
     check_search(cfg)  # again here: a multirun's jobs are checked as they start
     run_dir = Path(run_dir or HydraConfig.get().runtime.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +77,8 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
     for number in workers.fail_orphans(study, worker):
         print(f"trial {number}: failed, its process (this worker, {worker}) is gone", file=sys.stderr)
     settings = instantiate(cfg.trainer)
-    fit = functools.partial(_runner(task), data=data, cfg=settings)
+    # the baseline's progress reads "baseline epoch 2/8"; each trial passes its own label
+    fit = functools.partial(_runner(task), data=data, cfg=settings, progress=progress, label="baseline")
     weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, settings, s.baseline_epochs)
 
     config = public_config(cfg)
@@ -86,7 +100,7 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
         evaluate=evaluate,
         sites=site_ids,
         candidates=candidates,
-        scope=json.dumps([cfg.model.name, nc, str(data), str(weights), config["trainer"]], default=str),
+        scope=json.dumps([result_settings(cfg, metric), nc, str(data), str(weights)], default=str),
         max_blocks=int(s.max_blocks),
         sample_hparams=bool(s.sample_hparams) and not cfg.search.sampler._target_.endswith("GridSampler"),
         n_trials=int(s.n_trials),
@@ -94,7 +108,7 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
         tracker=tracker,
         worker=worker,
     )
-    interrupted = _optimize(study, objective, int(s.n_trials))
+    interrupted = _optimize(study, objective, int(s.n_trials), show_bar=progress == "bar")
     cost_col = COST_ATTR[s.objective]
     files, summary = report.write_all(study, run_dir, cost_col, metric)
     rows = report.trial_rows(study)
@@ -107,7 +121,10 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
 
 
 def open_study(cfg: DictConfig, run_dir: Path, site_ids: list[str], candidates: list[str], metric: str) -> optuna.Study:
-    """Create (or, with ``search.resume``, join) the study; the baseline architecture is queued as its first trial."""
+    """Create (or, with ``search.resume``, join) the study; the baseline architecture is queued as its first trial.
+
+    A new study keeps the settings its results depend on (``result_settings``); a resume with others is refused.
+    """
     s = cfg.search
     storage = make_storage(s.storage, run_dir, int(s.heartbeat))
     if s.sampler._target_.endswith("GridSampler"):
@@ -115,21 +132,32 @@ def open_study(cfg: DictConfig, run_dir: Path, site_ids: list[str], candidates: 
     else:
         sampler = instantiate(s.sampler)
     study = create(storage, s.study_name, sampler, bool(s.resume))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names([metric, s.objective])
+    if keep_settings(study, result_settings(cfg, metric)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([metric, s.objective])
     if not study.trials:
         study.enqueue_trial(space.baseline_params(candidates, int(s.max_blocks)))
     return study
 
 
-def _optimize(study: optuna.Study, objective: Objective, n_trials: int) -> bool:
-    """Run trials until the study holds ``n_trials``; returns whether Ctrl-C or SIGTERM stopped it."""
-    bar = tqdm(total=n_trials, initial=workers.progress(study)[0], desc="study", unit="trial", file=sys.stderr)
+def _optimize(study: optuna.Study, objective: Objective, n_trials: int, show_bar: bool = True) -> bool:
+    """Run trials until the study holds ``n_trials``; returns whether Ctrl-C or SIGTERM stopped it.
+
+    Each trial this worker finishes is a line on stderr (``_trial_line`` and the study's progress); ``show_bar`` draws
+    the study's progress bar too.
+    """
+    done = workers.progress(study)[0]
+    bar = tqdm(total=n_trials, initial=done, desc="study", unit="trial", file=sys.stderr, disable=not show_bar)
 
     def update(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        bar.n = workers.progress(study)[0]
-        bar.set_postfix(front=len(report.pareto_trials(study)), last=trial.state.name.lower())
+        if trial.user_attrs.get(workers.QUOTA):  # started past the quota and dropped: not a trial of the study
+            return
+        finished, front = workers.progress(study)[0], len(report.pareto_trials(study))
+        bar.n = finished
+        bar.set_postfix(front=front, last=trial.state.name.lower())
+        line = f"{_trial_line(trial, study.metric_names)}; study {finished}/{n_trials}, front {front}"
+        bar.write(line, file=sys.stderr)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # SLURM preemption: stop like Ctrl-C
@@ -142,6 +170,19 @@ def _optimize(study: optuna.Study, objective: Objective, n_trials: int) -> bool:
         signal.signal(signal.SIGTERM, previous)
         bar.close()
     return False
+
+
+def _trial_line(trial: optuna.trial.FrozenTrial, names: list[str]) -> str:
+    """``trial 4 complete: map50_95 0.3995, gflops 0.5092, 41.3 s; 16:cbam(...)``; why, for a trial that did not
+    complete or reused another's result."""
+    attrs = trial.user_attrs
+    values = trial.values or [attrs.get("metric"), attrs.get(COST_ATTR[names[1]])]
+    parts = [f"{name} {v:{fmt}}" for name, fmt, v in zip(names, (".4f", ".4g"), values, strict=True) if v is not None]
+    if trial.duration is not None:
+        parts.append(f"{trial.duration.total_seconds():.1f} s")
+    why = attrs.get(workers.REASON) or (f"same as trial {attrs['reused_from']}" if "reused_from" in attrs else "")
+    head = f"trial {trial.number} {trial.state.name.lower()}" + (f" ({why})" if why else "")
+    return f"{head}: {', '.join(parts)}; {attrs.get('describe', '?')}"
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -159,6 +200,15 @@ def _runner(task: str) -> Any:
 def tracker_settings(cfg: DictConfig) -> dict[str, Any]:
     """The logger config without its ``name``: the Tracker's keyword arguments."""
     return {k: v for k, v in OmegaConf.to_container(cfg.logger, resolve=True).items() if k != "name"}
+
+
+def result_settings(cfg: DictConfig, metric: str) -> dict[str, Any]:
+    """What a trial's values depend on besides its blocks: model, data, training, baseline weights, metric and cost."""
+    config = public_config(cfg)
+    search = {key: config["search"][key] for key in ("objective", "imgsz")}
+    if config["model"].get("weights") is None:  # the baseline is trained for the search
+        search["baseline_epochs"] = config["search"]["baseline_epochs"]
+    return {key: config[key] for key in ("model", "data", "trainer")} | {"search": search, "metric": metric}
 
 
 def public_config(cfg: DictConfig) -> dict[str, Any]:

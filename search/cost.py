@@ -3,6 +3,9 @@
 GFLOPs are counted by ``torch.utils.flop_counter`` (2 per multiply-add of convolutions, linear layers, matrix
 products and attention) plus 4 per element for normalisation layers ((x - mean) / std * weight + bias);
 activations, pooling, softmax and elementwise arithmetic count zero.
+
+Latency is timed with a fixed number of CPU threads and, to compare trials measured under different loads, as a ratio
+to a reference model (the baseline) timed beside the model, run for run.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ import math
 import statistics
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import torch
@@ -60,6 +63,8 @@ def profile(
     channels: int = 3,
     warmup: int = 5,
     runs: int = 20,
+    baseline: nn.Module | None = None,
+    threads: int | None = 1,
 ) -> dict[str, float]:
     """Measure a model in eval mode on ``device`` (it is moved there).
 
@@ -68,39 +73,74 @@ def profile(
         imgsz: image size, an int or (h, w).
         batch: batch size of the latency and memory measurements (GFLOPs are per image).
         device: where to run.
-        key: canonical architecture key (``Placed.key``); results are cached per key, size, batch and device.
+        key: canonical architecture key (``Placed.key``); results are cached per key and the other arguments.
         channels: input channels.
         warmup: untimed runs first.
         runs: timed runs (at least 20); the latency is their median.
+        baseline: a reference model (the architecture without blocks, moved to ``device`` too) timed beside ``model``:
+            the two take turns, in alternating order, so both runs of a pair see the same load.
+        threads: torch's CPU threads during the measurement (restored after); None keeps the current number.
 
     Returns:
         ``gflops``; ``params``; ``latency_ms`` (median forward time, CUDA synchronised); ``peak_mem_mb``: peak memory of
-        a forward pass, weights included (CUDA allocator peak; on CPU the peak of live tensor storage, traced).
+        a forward pass, weights included (CUDA allocator peak; on CPU the peak of live tensor storage, traced); with
+        ``baseline``, ``latency_ratio``: the median of the per-pair ratios of ``model``'s time to the baseline's.
     """
     if runs < 20:
         raise ValueError(f"runs: at least 20 timed runs, got {runs}")
     device = torch.device(device)
-    cache_key = (key, imgsz if isinstance(imgsz, int) else tuple(imgsz), batch, str(device), channels)
+    size = imgsz if isinstance(imgsz, int) else tuple(imgsz)
+    cache_key = (key, size, batch, str(device), channels, baseline is not None, threads)
     if key is not None and cache_key in _CACHE:
         return dict(_CACHE[cache_key])
     model.to(device)
-    result = {"gflops": gflops(model, imgsz, channels), "params": float(params(model))}
     x = _input(model, imgsz, batch, channels)
-    with _inference(model):
+    models = [model] if baseline is None else [model, baseline.to(device)]
+    with ExitStack() as stack, _threads(threads, device):
+        result = {"gflops": gflops(model, imgsz, channels), "params": float(params(model))}
+        for m in models:
+            stack.enter_context(_inference(m))
         result["peak_mem_mb"] = _peak_memory(model, x) / 2**20
-        for _ in range(warmup):
-            model(x)
-        times = []
-        for _ in range(runs):
-            _sync(device)
-            start = time.perf_counter()
-            model(x)
-            _sync(device)
-            times.append(time.perf_counter() - start)
-    result["latency_ms"] = statistics.median(times) * 1e3
+        times = _timings(models, x, device, warmup, runs)
+    result["latency_ms"] = statistics.median(times[0]) * 1e3
+    if baseline is not None:
+        result["latency_ratio"] = statistics.median(t / b for t, b in zip(*times, strict=True))
     if key is not None:
         _CACHE[cache_key] = dict(result)
     return result
+
+
+def _timings(
+    models: Sequence[nn.Module], x: torch.Tensor, device: torch.device, warmup: int, runs: int
+) -> list[list[float]]:
+    """Seconds of ``runs`` forward passes of each model, after ``warmup`` untimed ones, the models taking turns.
+
+    The order alternates from one run to the next, so no model is always the first after a pause.
+    """
+    for _ in range(warmup):
+        for m in models:
+            m(x)
+    times: list[list[float]] = [[] for _ in models]
+    for run in range(runs):
+        for i in range(len(models))[:: 1 if run % 2 == 0 else -1]:
+            _sync(device)
+            start = time.perf_counter()
+            models[i](x)
+            _sync(device)
+            times[i].append(time.perf_counter() - start)
+    return times
+
+
+@contextmanager
+def _threads(threads: int | None, device: torch.device) -> Iterator[None]:
+    """Torch's CPU threads set to ``threads`` for a measurement on the CPU, the previous number restored after."""
+    previous = torch.get_num_threads()
+    if threads is not None and device.type == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _input(model: nn.Module, imgsz: int | tuple[int, int], batch: int, channels: int) -> torch.Tensor:

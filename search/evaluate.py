@@ -6,6 +6,7 @@ Composes the placement engine, the cost model and the runners.
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from search.cost import profile
 from search.early_stop import CURVE, EarlyStop
 from search.placement import apply, export_yaml
 
-COST_ATTR = {"gflops": "gflops", "params": "params", "latency": "latency_ms"}
+COST_ATTR = {"gflops": "gflops", "params": "params", "latency": "latency_ratio"}  # latency: relative to the baseline
 
 
 @dataclass
@@ -30,7 +31,8 @@ class Evaluate:
 
     Args:
         model: the model name or YAML path given to the placement engine.
-        fit: the runner, ``fit(model, on_epoch=..., loggers=...) -> TrialResult``, data and settings bound.
+        fit: the runner, ``fit(model, on_epoch=..., loggers=..., label=...) -> TrialResult``, data, settings and
+            progress bound; ``label`` (``trial 3``) starts the trial's progress bar or lines.
         weights: baseline weights every trial starts from.
         nc: number of classes.
         run_dir: where trial weights go.
@@ -54,15 +56,21 @@ class Evaluate:
     metric: str = "map50_95"
     seed: int = 0
 
+    @functools.cached_property
+    def baseline_model(self) -> torch.nn.Module:
+        """The architecture without blocks, timed beside each trial's so that latencies compare across loads."""
+        return apply(self.model, {}, nc=self.nc).model
+
     def __call__(self, trial: optuna.Trial, arch: space.Architecture, loggers: list) -> tuple[float, float]:
         blocks = {_site(s): (key, hp) for s, (key, hp) in arch.items()}
         torch.manual_seed(self.seed)  # the blocks' initial weights, the same for every architecture at a seed
         placed = apply(self.model, blocks, weights=self.weights, identity_init=True, nc=self.nc)
         trial.set_user_attr("transfer", list(placed.transfer))
-        cost = profile(placed.model, self.imgsz, key=placed.key)
+        cost = profile(placed.model, self.imgsz, key=placed.key, baseline=self.baseline_model)
         trial.set_user_attr("gflops", float(f"{cost['gflops']:.6g}"))
         trial.set_user_attr("params", int(cost["params"]))
         trial.set_user_attr("latency_ms", round(cost["latency_ms"], 3))
+        trial.set_user_attr("latency_ratio", round(cost["latency_ratio"], 4))
         for name, limit in self.budgets.items():
             if limit is not None and cost[name] > limit:
                 raise optuna.TrialPruned(f"over budget: {name} {cost[name]:.4g} > search.max_{name}={limit}")
@@ -77,7 +85,7 @@ class Evaluate:
             return rule is not None and rule.should_stop(len(curve), curve[-1])
 
         start = time.perf_counter()
-        result = self.fit(placed.model, on_epoch=on_epoch, loggers=loggers)
+        result = self.fit(placed.model, on_epoch=on_epoch, loggers=loggers, label=f"trial {trial.number}")
         trial.set_user_attr("train_time_s", round(time.perf_counter() - start, 1))
         trial.set_user_attr("images_per_s", round(result.images_per_s, 1))
         trial.set_user_attr("metric", round(result.primary, 5))

@@ -14,15 +14,16 @@ from datetime import datetime
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import BaseJournalBackend
 from optuna.trial import FrozenTrial, TrialState
+
+from search import seams
 
 HEARTBEAT = "heartbeat"  # trial system attribute: seconds since the epoch
 LOST = "lost"  # user attribute of a trial failed because its worker died: what happened, for trials.csv and W&B
 
 
-class LostReason:
+class LostReason(seams.StaleTrials):
     """Storage mixin: a trial about to be failed for a stopped heartbeat gets ``LOST`` saying so first.
 
     Optuna fails stale trials itself (``fail_stale_trials``) and records no reason; the attribute is set while the
@@ -51,11 +52,11 @@ class LostReason:
 class ReasonedRDBStorage(LostReason, RDBStorage):
     """Optuna's ``RDBStorage`` (its own heartbeats) whose lost trials say so (``LOST``)."""
 
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        return self.annotate(super()._get_stale_trial_ids(study_id))
+    def stale_trial_ids(self, study_id: int) -> list[int]:
+        return self.annotate(seams.rdb_stale_trial_ids(self, study_id))
 
 
-class HeartbeatJournalStorage(LostReason, JournalStorage, BaseHeartbeat):
+class HeartbeatJournalStorage(LostReason, JournalStorage, seams.BaseHeartbeat):
     """A ``JournalStorage`` whose running trials record heartbeats as a system attribute.
 
     Args:
@@ -72,10 +73,10 @@ class HeartbeatJournalStorage(LostReason, JournalStorage, BaseHeartbeat):
     def record_heartbeat(self, trial_id: int) -> None:
         self.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
 
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+    def stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        return self.annotate([t._trial_id for t in running if now - self._last_beat(t) > self.grace_period])
+        return self.annotate([seams.trial_id(t) for t in running if now - self._last_beat(t) > self.grace_period])
 
     def lost(self, trial: FrozenTrial) -> str:
         beat = datetime.fromtimestamp(self._last_beat(trial)).isoformat(sep=" ", timespec="seconds")

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 COLUMNS = (
-    "trial", "state", "architecture", "metric", "map50", "gflops", "params", "latency_ms", "duration_s", "epochs",
-    "reused_from", "reason", "hparams",
+    "trial", "state", "architecture", "metric", "map50", "gflops", "params", "latency_ms", "latency_ratio",
+    "duration_s", "epochs", "reused_from", "reason", "hparams",
 )  # fmt: skip
 
 
@@ -46,6 +46,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
             "gflops": a.get("gflops"),
             "params": a.get("params"),
             "latency_ms": a.get("latency_ms"),
+            "latency_ratio": a.get("latency_ratio"),
             "duration_s": round(t.duration.total_seconds(), 1) if t.duration else None,
             "epochs": len(a.get("curve", [])) or None,
             "reused_from": a.get("reused_from"),
@@ -58,12 +59,19 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
 
 
 def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The completed trials on the front (mAP up, cost down), cheapest first."""
+    """The completed trials on the front (mAP up, cost down), cheapest first: one per architecture.
+
+    A trial that reused an earlier result (``reused_from``) holds the same point as its source, which Optuna's front
+    keeps too; each architecture key (``arch_key``) is represented by the first trial that evaluated it.
+    """
     try:
         front = study.best_trials
     except ValueError:  # no completed trial yet
         return []
-    return sorted(front, key=lambda t: (t.values[1], -t.values[0]))
+    first: dict[Any, optuna.trial.FrozenTrial] = {}
+    for t in sorted(front, key=lambda t: ("reused_from" in t.user_attrs, t.number)):
+        first.setdefault(t.user_attrs.get("arch_key", t.number), t)
+    return sorted(first.values(), key=lambda t: (t.values[1], -t.values[0]))
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:

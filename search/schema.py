@@ -77,6 +77,7 @@ class LoggerSchema:
     mode: str = "offline"
     project: str = "attnsearch"
     entity: str | None = None
+    verbose: bool = False
 
 
 def _omegaconf_type(hint: Any) -> Any:

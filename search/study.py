@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import optuna
 import sqlalchemy.exc
@@ -14,8 +15,10 @@ from optuna.storages.journal import JournalFileBackend
 
 from search.errors import UserError
 from search.heartbeat import HeartbeatJournalStorage, ReasonedRDBStorage
+from search.workers import INTERNAL
 
 T = TypeVar("T")
+SETTINGS = f"{INTERNAL}settings"  # study attribute: the settings its trials' values were measured with
 
 
 def make_storage(url: str | None, run_dir: Path, heartbeat: int = 30) -> BaseStorage:
@@ -85,3 +88,42 @@ def create(storage: BaseStorage, name: str, sampler: optuna.samplers.BaseSampler
         )
 
     return retry(attempt, Exception)
+
+
+def keep_settings(study: optuna.Study, settings: Mapping[str, Any]) -> bool:
+    """Store ``settings`` (nested: what changes a trial's results) with ``study``, or check them against its own.
+
+    Returns whether they were stored now (a new study, or one from before studies kept them). Raises ``UserError``
+    naming each setting that differs: resuming would mix values measured under different settings in one front.
+    """
+    new = json.loads(json.dumps(_flat(settings), default=str))  # as the storage gives them back
+    stored_now = SETTINGS not in study.user_attrs
+    if stored_now:
+        study.set_user_attr(SETTINGS, new)
+    stored = study.user_attrs[SETTINGS]  # read back: of workers creating a study at once, the last writer's
+    differences = [
+        f"{key}: stored {_show(stored, key)}, new {_show(new, key)}"
+        for key in sorted(stored.keys() | new.keys())
+        if (key in stored, stored.get(key)) != (key in new, new.get(key))
+    ]
+    if differences:
+        raise UserError(
+            f"search.resume: study {study.study_name!r} holds results measured with other settings: "
+            f"{'; '.join(differences)} (resume it with its own settings, or start another search.study_name)"
+        )
+    return stored_now
+
+
+def _flat(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one mapping of dotted keys, e.g. ``{"trainer.imgsz": 160}``."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _show(settings: Mapping[str, Any], key: str) -> str:
+    return repr(settings[key]) if key in settings else "(unset)"

@@ -21,14 +21,24 @@ class Tracker:
         directory: where logs go (the run directory).
         study_name: the W&B group.
         config: the search's configuration, without secrets, attached to every run.
+        verbose: let W&B print its own lines (the search's ``logger.verbose``).
         settings: the rest of the logger config (``mode``, ``project``, ``entity``).
     """
 
-    def __init__(self, kind: str, directory: Path, study_name: str, config: dict[str, Any], **settings: Any) -> None:
+    def __init__(
+        self,
+        kind: str,
+        directory: Path,
+        study_name: str,
+        config: dict[str, Any],
+        verbose: bool = False,
+        **settings: Any,
+    ) -> None:
         self.kind = kind
         self.directory = Path(directory)
         self.study_name = study_name
         self.config = config
+        self.verbose = verbose
         self.settings = settings
         self._run = None
 
@@ -99,6 +109,6 @@ class Tracker:
             mode=self.settings.get("mode", "offline"),
             dir=str(self.directory),
             reinit="create_new",
-            settings=wandb.Settings(silent=True, console="off"),
+            settings=wandb.Settings(silent=not self.verbose, console="off"),
             **kwargs,
         )

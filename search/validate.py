@@ -7,19 +7,16 @@ with images and labels. Each check raises ``UserError`` with one line naming the
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from ultralytics.utils import LOGGER
 
 from runners.config import ConfigError
 from search.data import dataset_classes, resolve_data
 from search.errors import UserError
 from search.evaluate import COST_ATTR
+from search.logs import quiet
 from search.placement import PlacementError, apply, sites
 
 LOGGERS = ("wandb", "csv", "none")
@@ -89,8 +86,6 @@ def check_study(cfg: DictConfig) -> None:
     ):  # fmt: skip
         _at_least(f"search.{key}", s[key], low)
     _at_least("search.early_stop.min_epoch", s.early_stop.min_epoch, 1)
-    if s.early_stop.margin < 0:
-        raise UserError(f"search.early_stop.margin: {s.early_stop.margin!r}; valid: a number of at least 0")
     for key in ("max_gflops", "max_params"):
         if s[key] is not None and s[key] <= 0:
             raise UserError(f"search.{key}: {s[key]!r}; valid: null (no budget) or a number above 0")
@@ -129,7 +124,7 @@ def check_weights(cfg: DictConfig, nc: int) -> None:
     if not path.is_file():
         raise UserError(f"model.weights: no such file {str(weights)!r}")
     try:
-        with _quiet():
+        with quiet():
             moved, total = apply(cfg.model.name, {}, weights=path, nc=nc).transfer
     except Exception as err:
         kind = "an ultralytics .pt checkpoint" if cfg.model.task == "detect" else "a state_dict or .pt checkpoint"
@@ -137,17 +132,6 @@ def check_weights(cfg: DictConfig, nc: int) -> None:
         raise UserError(f"model.weights: {str(weights)!r} does not load ({reason}); valid: {kind}") from None
     if moved == 0:
         raise UserError(f"model.weights: none of the {total} tensors of {str(weights)!r} fits {cfg.model.name}")
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Ultralytics' info lines (``Overriding model.yaml nc=80 ...``) off while a model is built only to be checked."""
-    level = LOGGER.level
-    LOGGER.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        LOGGER.setLevel(level)
 
 
 def _at_least(key: str, value: object, low: int) -> None:

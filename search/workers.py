@@ -21,6 +21,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from search.heartbeat import LOST
+from search.seams import fail_trial
 
 INTERNAL = "_attnsearch."  # prefix of the study attributes the workers keep for themselves, not results
 QUOTA = "over_quota"  # user attribute of trials started past the quota (pruned at once, not counted)
@@ -120,9 +121,7 @@ def fail_orphans(study: optuna.Study, worker: str) -> list[int]:
         pid = t.user_attrs.get(PID)
         if t.user_attrs.get("worker") != worker or pid is None or _alive(int(pid)):
             continue
-        storage, trial_id = study._storage, t._trial_id  # Optuna has no public call to fail another trial
-        storage.set_trial_user_attr(trial_id, LOST, f"worker {worker} (pid {pid}) was gone when it restarted")
-        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        fail_trial(study, t, {LOST: f"worker {worker} (pid {pid}) was gone when it restarted"})
         failed.append(t.number)
     return failed
 

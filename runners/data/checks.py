@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import ultralytics.data.utils as data_utils
-from ultralytics.data.utils import check_cls_dataset, check_det_dataset, img2label_paths, verify_image
+from ultralytics.data.utils import check_cls_dataset, check_det_dataset, img2label_paths
+
+from runners.seams import classification_images, detection_images, image_problem, label_problem, no_font_download
 
 _SHOWN = 10  # problems listed in one error
 
@@ -33,8 +34,7 @@ def detection_data(data: str | Path) -> dict[str, Any]:
     if path.is_dir() and not any(path.glob("*.y*ml")) and (path / "images" / "train").is_dir():
         return _folder_data(path)
     try:
-        # the font check downloads Arial.ttf for plots, which trials never make
-        with mock.patch.object(data_utils, "check_font", lambda *args, **kwargs: None):
+        with no_font_download():
             return check_det_dataset(str(path), autodownload=False)
     except Exception as e:  # ultralytics' message goes on with download hints on further lines
         raise DatasetError(f"data {str(data)!r}: {str(e).strip().splitlines()[0]}") from e
@@ -76,21 +76,20 @@ def classification_data(root: str | Path) -> dict[str, Any]:
 
 def check_detection_split(dataset: Any, split: str) -> None:
     """Raise if ultralytics dropped images of ``dataset`` (a YOLODataset) as corrupt or found no label file."""
-    images = dataset.get_img_files(dataset.img_path)
+    images, kept = detection_images(dataset)
     labels = img2label_paths(images)
-    kept, nc = set(dataset.im_files), len(dataset.data["names"])
+    nc = len(dataset.data["names"])
     problems = [f"{lb}: label file missing" for lb in labels if not os.path.isfile(lb)]
     for im, lb in zip(images, labels, strict=True):
         if im not in kept and os.path.isfile(lb):  # dropped: ask ultralytics' own check why
-            problems.append(data_utils.verify_image_label((im, lb, "", False, nc, 0, 0, False))[-1])
+            problems.append(label_problem(im, lb, nc))
     _raise(problems, split, "fix or remove them; an image without objects needs an empty label file")
 
 
 def check_classification_split(dataset: Any, split: str) -> None:
     """Raise if ultralytics dropped images of ``dataset`` (a ClassificationDataset) as corrupt."""
-    kept = {sample[0] for sample in dataset.samples}
-    dropped = [(f, c) for f, c in dataset.base.samples if f not in kept]
-    problems = [msg for (_, _, bad, msg) in map(verify_image, ((s, "") for s in dropped)) if bad]
+    samples, kept = classification_images(dataset)
+    problems = [problem for f, c in samples if f not in kept and (problem := image_problem((f, c)))]
     _raise(problems, split, "fix or remove them")
 
 
