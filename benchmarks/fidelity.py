@@ -50,6 +50,7 @@ from runners import TrainConfig, fit_classification, fit_detection
 from search.baseline import baseline_metrics, baseline_weights
 from search.cost import profile
 from search.data import resolve_data
+from search.evaluate import mark_blocks
 from search.placement import apply
 from search.stats import kendall, partial_kendall, spearman, split_half_kendall, top_k_overlap
 
@@ -154,14 +155,22 @@ def open_results(path: Path, header: Mapping[str, str]) -> set[tuple[str, int]]:
 
 
 def train_one(
-    task: Task, blocks: dict[int | str, str], seed: int, data: Path, cfg: TrainConfig, weights: Path | None
+    task: Task,
+    blocks: dict[int | str, str],
+    seed: int,
+    data: Path,
+    cfg: TrainConfig,
+    weights: Path | None,
+    block_lr_mult: float = 1.0,
 ) -> dict[str, Any]:
-    """Train one architecture at one seed: from scratch (``weights`` None) or gated from baseline weights.
+    """Train one architecture at one seed: from scratch (``weights`` None) or gated from baseline weights, the blocks
+    at ``block_lr_mult`` times the learning rate (``search.block_lr_mult``).
 
     ``images`` counts training images processed, the cost measure that does not depend on the machine's load.
     """
     torch.manual_seed(seed)  # block (and, from scratch, network) initialisation
     placed = apply(task.model, blocks, weights=weights, identity_init=weights is not None, nc=task.nc)
+    mark_blocks(placed.model, block_lr_mult)
     cost = profile(placed.model, cfg.imgsz, key=placed.key)
     result = task.fit(placed.model, data, replace(cfg, seed=seed))
     first, second = task.metrics
@@ -225,11 +234,17 @@ def trial(args: argparse.Namespace) -> None:
     header = {
         "command": " ".join(command),
         "date": date.today().isoformat(),
-        "settings": json.dumps({"trainer": asdict(settings), "baseline_epochs": int(cfg.search.baseline_epochs)}),
+        "settings": json.dumps(
+            {
+                "trainer": asdict(settings),
+                "baseline_epochs": int(cfg.search.baseline_epochs),
+                "block_lr_mult": float(cfg.search.block_lr_mult),
+            }
+        ),
         "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
         "baseline_metric": f"{baseline_metrics(weights).get(task.metrics[0], float('nan')):.5f}",
     }
-    train = lambda b, s: train_one(task, b, s, data, settings, weights)  # noqa: E731
+    train = lambda b, s: train_one(task, b, s, data, settings, weights, float(cfg.search.block_lr_mult))  # noqa: E731
     run(csv_path("trial", args.task, args.name), header, task, args.seeds, train)
 
 

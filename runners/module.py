@@ -28,6 +28,30 @@ EpochCallback = Callable[[int, dict[str, float]], bool]
 LOG_EVERY = 10  # batches between logged training losses: a Lightning log call costs about 1 ms a key
 
 
+LR_MULT = "lr_mult"  # a parameter's attribute: its learning rate is the group's times this (e.g. new layers)
+
+
+def scale_marked(optimizer: torch.optim.Optimizer) -> None:
+    """Move parameters that carry ``lr_mult`` into groups of their own whose learning rate is scaled by it.
+
+    Each new group keeps its source group's other settings (weight decay, the ``param_group`` kind warm-up reads), so
+    ultralytics' warm-up and schedule treat it like its source, at the scaled rate.
+    """
+    for group in list(optimizer.param_groups):
+        marked: dict[float, list[nn.Parameter]] = {}
+        for p in group["params"]:
+            mult = getattr(p, LR_MULT, 1.0)
+            if mult != 1.0:
+                marked.setdefault(float(mult), []).append(p)
+        if not marked:
+            continue
+        moved = {id(p) for params in marked.values() for p in params}
+        group["params"] = [p for p in group["params"] if id(p) not in moved]
+        settings = {k: v for k, v in group.items() if k != "params"}
+        for mult, params in marked.items():
+            optimizer.add_param_group({**settings, "params": params, "lr": group["lr"] * mult})
+
+
 class TrialModule(L.LightningModule):
     """Trains ``model`` like ultralytics and reports validation metrics after every epoch.
 
@@ -108,6 +132,7 @@ class TrialModule(L.LightningModule):
             nb,
             decay=self.args.weight_decay * self.cfg.batch * accumulate / nbs,
             iterations=math.ceil(len(self.train_set) / max(self.cfg.batch, nbs)) * epochs,
+            regroup=scale_marked,
         )
         self.warmup_iterations = self.recipe.warmup_iterations
         self.last_step = -1

@@ -8,7 +8,7 @@ versions the suite passed with.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -27,12 +27,20 @@ OPTIMIZERS = ("auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam
 
 
 def training_recipe(
-    model: nn.Module, args: Any, data: dict[str, Any], epochs: int, batches: int, decay: float, iterations: int
+    model: nn.Module,
+    args: Any,
+    data: dict[str, Any],
+    epochs: int,
+    batches: int,
+    decay: float,
+    iterations: int,
+    regroup: Callable[[torch.optim.Optimizer], None] | None = None,
 ) -> SimpleNamespace:
     """Ultralytics' optimizer, learning-rate schedule and warm-up length for ``model``.
 
     ``BaseTrainer``'s own methods, called on a namespace holding what they read (``args``, ``data``, ``epochs``), so
-    ``optimizer=auto`` picks what ``yolo train`` would (and, as there, updates ``args``). Returns the namespace with
+    ``optimizer=auto`` picks what ``yolo train`` would (and, as there, updates ``args``). ``regroup`` may change the
+    optimizer's parameter groups before the schedule records their learning rates. Returns the namespace with
     ``optimizer``, ``lf`` (the learning-rate factor of an epoch), ``scheduler`` and ``warmup_iterations`` (for
     ``batches`` batches an epoch).
     """
@@ -40,6 +48,8 @@ def training_recipe(
     recipe.optimizer = BaseTrainer.build_optimizer(
         recipe, model, name=args.optimizer, lr=args.lr0, momentum=args.momentum, decay=decay, iterations=iterations
     )
+    if regroup is not None:
+        regroup(recipe.optimizer)
     BaseTrainer._setup_scheduler(recipe)  # sets recipe.lf and recipe.scheduler
     recipe.warmup_iterations = BaseTrainer._get_warmup_iterations(recipe, batches)
     return recipe

@@ -95,6 +95,7 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
         early_stop=(float(s.early_stop.margin), int(s.early_stop.min_epoch)) if s.early_stop.enabled else None,
         metric=metric,
         seed=int(cfg.trainer.seed),
+        block_lr_mult=float(s.block_lr_mult),
     )
     objective = Objective(
         evaluate=evaluate,
@@ -205,7 +206,7 @@ def tracker_settings(cfg: DictConfig) -> dict[str, Any]:
 def result_settings(cfg: DictConfig, metric: str) -> dict[str, Any]:
     """What a trial's values depend on besides its blocks: model, data, training, baseline weights, metric and cost."""
     config = public_config(cfg)
-    search = {key: config["search"][key] for key in ("objective", "imgsz")}
+    search = {key: config["search"][key] for key in ("objective", "imgsz", "block_lr_mult")}
     if config["model"].get("weights") is None:  # the baseline is trained for the search
         search["baseline_epochs"] = config["search"]["baseline_epochs"]
     return {key: config[key] for key in ("model", "data", "trainer")} | {"search": search, "metric": metric}

@@ -17,6 +17,8 @@ from typing import Any
 import optuna
 import torch
 
+from modules.gate import ResidualGate
+from runners.module import LR_MULT
 from search import space
 from search.cost import profile
 from search.early_stop import CURVE, EarlyStop
@@ -42,6 +44,7 @@ class Evaluate:
         early_stop: None, or (margin, min_epoch).
         metric: the runner's validation metric the search maximises (``map50_95`` or ``top1``).
         seed: seed of the inserted blocks' initialisation (data order and augmentation follow the runner's seed).
+        block_lr_mult: learning-rate multiplier of the inserted blocks' parameters (gates included).
     """
 
     model: str
@@ -55,6 +58,7 @@ class Evaluate:
     early_stop: tuple[float, int] | None = (0.02, 1)
     metric: str = "map50_95"
     seed: int = 0
+    block_lr_mult: float = 1.0
 
     @functools.cached_property
     def baseline_model(self) -> torch.nn.Module:
@@ -65,6 +69,7 @@ class Evaluate:
         blocks = {_site(s): (key, hp) for s, (key, hp) in arch.items()}
         torch.manual_seed(self.seed)  # the blocks' initial weights, the same for every architecture at a seed
         placed = apply(self.model, blocks, weights=self.weights, identity_init=True, nc=self.nc)
+        mark_blocks(placed.model, self.block_lr_mult)
         trial.set_user_attr("transfer", list(placed.transfer))
         cost = profile(placed.model, self.imgsz, key=placed.key, baseline=self.baseline_model)
         trial.set_user_attr("gflops", float(f"{cost['gflops']:.6g}"))
@@ -116,6 +121,22 @@ class Evaluate:
             yaml_path = folder / f"trial_{trial.number:03d}.yaml"
             export_yaml(placed, yaml_path)
             trial.set_user_attr("yaml", str(yaml_path))
+
+
+def mark_blocks(model: torch.nn.Module, lr_mult: float) -> int:
+    """Give the parameters of every inserted (gated) block the runner's ``lr_mult``; returns how many were marked.
+
+    The baseline's weights are trained already and should move gently; the blocks start at the identity and must
+    learn within a short trial.
+    """
+    marked = 0
+    if lr_mult != 1.0:
+        for module in model.modules():
+            if isinstance(module, ResidualGate):
+                for p in module.parameters():
+                    setattr(p, LR_MULT, lr_mult)
+                    marked += 1
+    return marked
 
 
 def _stamp() -> dict[str, str]:

@@ -86,6 +86,8 @@ def check_study(cfg: DictConfig) -> None:
     ):  # fmt: skip
         _at_least(f"search.{key}", s[key], low)
     _at_least("search.early_stop.min_epoch", s.early_stop.min_epoch, 1)
+    if s.block_lr_mult <= 0:
+        raise UserError(f"search.block_lr_mult: {s.block_lr_mult!r}; valid: a number above 0")
     for key in ("max_gflops", "max_params"):
         if s[key] is not None and s[key] <= 0:
             raise UserError(f"search.{key}: {s[key]!r}; valid: null (no budget) or a number above 0")

@@ -1,0 +1,103 @@
+"""The training recipe against ultralytics' own trainer, iteration by iteration: warm-up of the learning rates, the
+momentum and the gradient accumulation, the schedule's steps between epochs, the optimizer steps and the EMA."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from ultralytics import YOLO
+from ultralytics.nn.tasks import DetectionModel
+from ultralytics.utils.torch_utils import ModelEMA
+
+from runners import TrainConfig, prepare_digits
+from runners.detect import DetectionModule
+from runners.fit import fit
+from search.placement import apply
+
+Iteration = dict[str, Any]
+
+
+def _state(
+    epoch: int, i: int, optimizer: torch.optim.Optimizer, scheduler: Any, accumulate: int, ema: ModelEMA
+) -> Iteration:
+    """What the recipe decides at one iteration: every param group's lr, momentum (SGD) or betas (Adam) and weight
+    decay, the accumulation, the schedule's epoch and the optimizer steps so far (the EMA's updates)."""
+    groups = [
+        {k: g.get(k) for k in ("param_group", "lr", "initial_lr", "momentum", "betas", "weight_decay")}
+        for g in optimizer.param_groups
+    ]
+    return {
+        "epoch": epoch,
+        "batch": i,
+        "groups": groups,
+        "accumulate": accumulate,
+        "schedule": scheduler.last_epoch,
+        "steps": ema.updates,
+    }
+
+
+class Recorded(DetectionModule):
+    """Our detection trial, recording each iteration after its training step."""
+
+    iterations: list[Iteration]
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_end(outputs, batch, batch_idx)
+        self.iterations.append(
+            _state(
+                self.current_epoch, batch_idx, self.recipe.optimizer, self.recipe.scheduler, self.accumulate, self.ema
+            )
+        )
+
+
+def _ours(init: DetectionModel, data: Path, cfg: TrainConfig) -> tuple[list[Iteration], ModelEMA]:
+    module = Recorded(deepcopy(init), data, cfg)
+    module.iterations = []
+    fit(module, cfg, progress="none")
+    return module.iterations, module.ema
+
+
+def _ultralytics(init: DetectionModel, data: Path, cfg: TrainConfig, tmp: Path) -> tuple[list[Iteration], ModelEMA]:
+    weights = tmp / "init.pt"
+    torch.save({"model": deepcopy(init)}, weights)
+    yolo = YOLO(str(weights))
+    iterations: list[Iteration] = []
+
+    def record(trainer: Any) -> None:  # after the batch's optimizer step, if it had one
+        i = len(iterations) - trainer.epoch * len(trainer.train_loader)
+        iterations.append(
+            _state(trainer.epoch, i, trainer.optimizer, trainer.scheduler, trainer.accumulate, trainer.ema)
+        )
+
+    yolo.add_callback("on_train_batch_end", record)
+    overrides = {**cfg.ultralytics_overrides(), "val": False, "save": False, "deterministic": False}
+    yolo.train(data=str(data), device="cpu", project=str(tmp), name="ultralytics", exist_ok=True, **overrides)
+    return iterations, yolo.trainer.ema
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["SGD", "auto"])  # auto: AdamW at a fitted lr, bias warm-up from 0
+def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str, tmp_path: Path) -> None:
+    data = prepare_digits(root=tmp_path, n_train=16, n_val=4, imgsz=64)
+    init = apply("yolov8n.yaml", {}, nc=10).model
+    cfg = TrainConfig(
+        epochs=3, imgsz=64, batch=4, nbs=8, warmup_epochs=1, optimizer=optimizer, lr0=0.01, workers=0,
+        accelerator="cpu", devices=1,
+    )  # fmt: skip
+    ours, our_ema = _ours(init, data, cfg)
+    theirs, their_ema = _ultralytics(init, data, cfg, tmp_path)
+
+    # 4 batches an epoch; warm-up over iterations 0-4 (epoch 2's first included) ramps the accumulation to 2 (nbs 8);
+    # epoch 3's learning rates come from the schedule alone
+    assert [(it["epoch"], it["batch"]) for it in theirs] == [(e, i) for e in range(3) for i in range(4)]
+    assert [it["accumulate"] for it in theirs] == [1, 1] + [2] * 10
+    assert [it["steps"] for it in theirs] == [1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7]
+    assert [it["schedule"] for it in theirs] == [0] * 4 + [1] * 4 + [2] * 4
+    for ni, (mine, reference) in enumerate(zip(ours, theirs, strict=True)):
+        assert mine == reference, f"iteration {ni}"
+    assert (our_ema.updates, our_ema.enabled) == (their_ema.updates, their_ema.enabled) == (7, True)
+    assert our_ema.decay(our_ema.updates) == their_ema.decay(their_ema.updates)
