@@ -2,7 +2,10 @@
 
 Each worker process runs the search's own ``Objective`` (quota, architecture claims, reuse, failure limits) and
 ``workers.run`` loop on a shared storage; only the evaluation is a sleep instead of a training. Faults: one worker
-is killed with SIGKILL in the middle of a trial and restarted, and one architecture always raises.
+is killed with SIGKILL in the middle of a trial and restarted, and one architecture always raises. That architecture
+is queued ``MAX_FAILURES + 2`` times before the sampled trials (each worker samples with a seed of its own): it raises
+exactly ``MAX_FAILURES`` times and is proposed again after it is given up, even when the kill hits one of its tries
+(a killed try does not count).
 
     python benchmarks/workers.py                       # journal file storage, 1, 2 and 4 workers
     python benchmarks/workers.py --storage postgresql+psycopg2://user@127.0.0.1:5432/db
@@ -28,10 +31,12 @@ import optuna
 SITES = ["1", "2", "3", "4"]
 CANDIDATES = {"se": {"reduction": [4, 8, 16]}, "eca": {}}
 FAILING = "4:eca"  # this architecture always raises
+FAILING_PARAMS = {"slot0.site": "4", "slot0.block": "eca"}
+MAX_FAILURES = 2  # search.max_failures: the failing architecture is given up after this many raises
 
 
-def worker(storage_url: str, study_name: str, n_trials: int, work: float) -> None:
-    """One worker: the real objective and loop, evaluating by sleeping for ``work`` seconds."""
+def worker(storage_url: str, study_name: str, n_trials: int, work: float, seed: int) -> None:
+    """One worker: the real objective and loop, sampling with ``seed`` and evaluating by sleeping ``work`` seconds."""
     from search import space, workers
     from search.objective import Objective
     from search.study import make_storage
@@ -44,8 +49,10 @@ def worker(storage_url: str, study_name: str, n_trials: int, work: float) -> Non
         return len(arch) * 0.1, float(len(arch))
 
     storage = make_storage(storage_url, Path("."), heartbeat=1)
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    objective = Objective(evaluate, SITES, CANDIDATES, max_blocks=1, n_trials=n_trials, poll=0.2)
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler(seed))
+    objective = Objective(
+        evaluate, SITES, CANDIDATES, max_blocks=1, n_trials=n_trials, max_failures=MAX_FAILURES, poll=0.2
+    )
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     workers.run(study, objective, n_trials, poll=0.2)
 
@@ -56,11 +63,13 @@ def simulate(storage_url: str, n_workers: int, n_trials: int, work: float = 0.3,
 
     name = f"sim-{n_workers}-{time.time_ns()}"
     study = create(make_storage(storage_url, Path("."), heartbeat=1), name, optuna.samplers.RandomSampler(0), False)
+    for _ in range(MAX_FAILURES + 2):
+        study.enqueue_trial(FAILING_PARAMS)
     cmd = [sys.executable, __file__, "worker", storage_url, name, str(n_trials), str(work)]
-    procs = [subprocess.Popen(cmd) for _ in range(n_workers)]
+    procs = [subprocess.Popen([*cmd, str(seed)]) for seed in range(n_workers)]
     if kill:
         _kill_mid_trial(study, procs[0])
-        procs.append(subprocess.Popen(cmd))  # the restarted worker
+        procs.append(subprocess.Popen([*cmd, str(n_workers)]))  # the restarted worker, with a seed of its own
     for p in procs:
         p.wait(timeout=600)
     trials = study.get_trials(deepcopy=False)
@@ -105,7 +114,7 @@ def _count(study: optuna.Study, requested: int) -> dict:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
-        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--storage", default=None, help="storage URL (default: a journal file in a temp dir)")

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
+import torch
+import yaml
 from hydra import compose, initialize_config_module
 
+import runners
+from modules.gate import ResidualGate
+from modules.yolo import AttnBlock
+from runners import TrialResult
 from search.app import SearchResult, run_search
 
 
@@ -25,28 +33,107 @@ def rows(run_dir: Path, name: str = "trials.csv") -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> SearchResult:
-    """One smoke search, logged to W&B offline, shared by the tests that only read its outputs."""
-    return search(tmp_path_factory.mktemp("smoke"), "logger=wandb", "search.n_trials=4")
+    """One smoke search, logged to W&B offline, shared by the tests that only read its outputs.
+
+    A grid over site 15 or none, times sge or se: its four points follow the queued baseline, so the 5 trials try the
+    baseline, 15:sge and 15:se (and reuse the baseline). SGE adds no counted FLOPs, so 15:sge costs what the baseline
+    costs, and no smoke trial detects anything yet (mAP 0): the front is the baseline and 15:sge, a trained block
+    trial; 15:se, dearer, is dominated.
+    """
+    overrides = ["attn=[sge,se]", "placement.layers=[15]", "search.max_blocks=1", "search/sampler=grid"]
+    return search(tmp_path_factory.mktemp("smoke"), "logger=wandb", "search.n_trials=5", *overrides)
+
+
+BONUS = {"se": 0.004, "cbam": 0.011, "eca": -0.003}  # what a block adds to the stand-in mAP, times 1 + its index mod 3
+
+
+def stand_in_fit(model: torch.nn.Module, on_epoch: Any = None, **settings: Any) -> TrialResult:
+    """Training replaced by a score of the model's blocks, so that trials differ in mAP and the front is not trivial."""
+    value = 0.3 + sum(BONUS[m.key] * (1 + i % 3) for i, m in enumerate(model.model) if isinstance(m, AttnBlock))
+    metrics = {"map50_95": value, "map50": value}
+    if on_epoch is not None:
+        on_epoch(0, metrics)
+    return TrialResult(metrics, value, 1, 0.0, 1.0, False, history=[metrics])
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> SearchResult:
+    """A real search (placement, cost, checkpoints, report) whose trainings are ``stand_in_fit``, from untrained
+    baseline weights given as ``model.weights`` (so no baseline is trained or cached)."""
+    from search.placement import apply
+
+    run_dir = tmp_path_factory.mktemp("scored")
+    torch.save(apply("yolov8n.yaml", {}, nc=10).model.state_dict(), run_dir / "baseline.pt")
+    overrides = ["attn=[se,cbam,eca]", "placement.layers=[15,18,21]", "search/sampler=random", "search.n_trials=10"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runners, "fit_detection", stand_in_fit)
+        return search(run_dir, f"model.weights={run_dir / 'baseline.pt'}", *overrides)
+
+
+def expected_front(trials: list[dict[str, str]]) -> list[int]:
+    """The front from trials.csv alone, cheapest first: the completed first evaluations (not reused) that no other
+    dominates (its mAP at least as high and its GFLOPs at most as high, one of them strictly)."""
+    points = {
+        int(r["trial"]): (float(r["metric"]), float(r["gflops"]))
+        for r in trials
+        if r["state"] == "COMPLETE" and not r["reused_from"]
+    }
+    front = [
+        n for n, (m, c) in points.items() if not any(o != (m, c) and o[0] >= m and o[1] <= c for o in points.values())
+    ]
+    return sorted(front, key=lambda n: (points[n][1], n))
+
+
+def summary_rows(summary: str) -> list[dict[str, str]]:
+    """The summary table's rows by column name (columns are two or more spaces apart; a blank line ends the table)."""
+    header, *lines = summary.split("\n\n")[0].splitlines()
+    names = re.split(r"\s{2,}", header.strip())
+    return [dict(zip(names, re.split(r"\s{2,}", line.strip()), strict=True)) for line in lines]
+
+
+def check_report(result: SearchResult) -> list[int]:
+    """pareto.csv, best/ and the summary hold exactly the front computed from trials.csv, each printed Δ is the trial's
+    mAP minus the baseline's there; returns the front."""
+    trials = rows(result.run_dir)
+    front = expected_front(trials)
+    assert [int(r["trial"]) for r in rows(result.run_dir, "pareto.csv")] == front
+    best = sorted(p.name for p in (result.run_dir / "best").iterdir())
+    assert best == sorted(f"trial_{n:03d}{suffix}" for n in front for suffix in (".pt", ".yaml"))
+    by_number = {int(r["trial"]): r for r in trials}
+    assert by_number[0]["architecture"] == "baseline"
+    baseline = float(by_number[0]["metric"])
+    printed = summary_rows(result.summary)
+    assert [int(r["trial"]) for r in printed] == front
+    for r in printed:
+        row = by_number[int(r["trial"])]
+        assert r["architecture"] == row["architecture"]
+        assert float(r["gflops"]) == pytest.approx(float(row["gflops"]), rel=1e-3)
+        assert float(r["map50_95"]) == pytest.approx(float(row["metric"]), abs=6e-5)
+        assert float(r["Δ"]) == pytest.approx(float(row["metric"]) - baseline, abs=6e-5), r
+    return front
 
 
 def test_smoke_search_writes_every_output(smoke: SearchResult) -> None:
     run = smoke.run_dir
     trials = rows(run)
-    assert len(trials) == 4
+    assert len(trials) == 5
     assert trials[0]["architecture"] == "baseline" and trials[0]["state"] == "COMPLETE"
     for r in trials:
-        assert r["state"] in {"COMPLETE", "PRUNED"}, r
-        if r["state"] == "COMPLETE":
-            assert float(r["gflops"]) > 0 and int(r["params"]) > 0 and float(r["latency_ms"]) > 0
-    front = rows(run, "pareto.csv")
-    assert {int(r["trial"]) for r in front} == {t.number for t in smoke.study.best_trials}
-    for r in front:  # every front architecture: its YAML and an ultralytics checkpoint
-        assert (run / "best" / f"trial_{int(r['trial']):03d}.yaml").is_file()
-        assert (run / "best" / f"trial_{int(r['trial']):03d}.pt").is_file()
+        assert r["state"] == "COMPLETE", r
+        assert float(r["gflops"]) > 0 and int(r["params"]) > 0 and float(r["latency_ms"]) > 0
+    assert {r["architecture"] for r in trials} == {"baseline", "15:sge", "15:se"}
+    architecture = {int(r["trial"]): r["architecture"] for r in trials}
+    assert [architecture[n] for n in check_report(smoke)] == ["baseline", "15:sge"]
     assert (run / "pareto.png").stat().st_size > 10_000
     page = (run / "pareto.html").read_text()  # Optuna's plotly figure, plotly.js embedded, front architectures named
-    assert "plotly.js v" in page and all(r["architecture"] in page for r in front)
-    assert "baseline" in smoke.summary
+    assert "plotly.js v" in page and all(r["architecture"] in page for r in rows(run, "pareto.csv"))
+
+
+def test_front_and_deltas_of_a_search_with_differing_scores(scored: SearchResult) -> None:
+    completed = [r for r in rows(scored.run_dir) if r["state"] == "COMPLETE" and not r["reused_from"]]
+    front = check_report(scored)
+    assert 3 <= len(front) < len(completed)  # some trials are dominated
+    assert len({r["Δ"] for r in summary_rows(scored.summary)}) == len(front)  # no two alike, the baseline's +0 included
 
 
 def test_trials_start_from_baseline_weights_with_identity_blocks(smoke: SearchResult) -> None:
@@ -55,22 +142,34 @@ def test_trials_start_from_baseline_weights_with_identity_blocks(smoke: SearchRe
         assert transferred == total > 0  # every baseline tensor reaches every trial
 
 
-def test_best_architecture_loads_in_plain_ultralytics(smoke: SearchResult) -> None:
+def test_a_block_trial_of_the_front_holds_its_trained_block(smoke: SearchResult) -> None:
+    """Its checkpoint and YAML in best/ have the block at the layer after its site, and training moved its gate."""
     from ultralytics import YOLO
 
-    best = sorted((smoke.run_dir / "best").glob("*.pt"))[-1]
-    model = YOLO(str(best))
+    (trial,) = [r for r in rows(smoke.run_dir, "pareto.csv") if r["architecture"] != "baseline"]
+    sites = sorted(int(c.removeprefix("site_")) for c, key in trial.items() if c.startswith("site_") and key)
+    expected = [(site + k + 1, trial[f"site_{site}"]) for k, site in enumerate(sites)]  # each block shifts the rest
+    assert expected == [(16, "sge")]
+    best = smoke.run_dir / "best" / f"trial_{int(trial['trial']):03d}"
+    model = YOLO(str(best.with_suffix(".pt")))
     assert model.task == "detect"
-    assert len(YOLO(str(best.with_suffix(".yaml"))).model.model) == len(model.model.model)
+    layers = list(model.model.model)
+    assert [(i, m.key) for i, m in enumerate(layers) if isinstance(m, AttnBlock)] == expected
+    assert all(isinstance(layers[i].attn, ResidualGate) and layers[i].attn.gamma.item() != 0 for i, _ in expected)
+    spec = yaml.safe_load(best.with_suffix(".yaml").read_text())
+    table = spec["backbone"] + spec["head"]
+    assert [(i, args[1]) for i, (_, _, name, args) in enumerate(table) if name == "AttnBlock"] == expected
+    built = list(YOLO(str(best.with_suffix(".yaml"))).model.model)
+    assert [type(m) for m in built] == [type(m) for m in layers]
 
 
 def test_wandb_offline_runs_hold_trials_and_the_summary_table(smoke: SearchResult) -> None:
     runs = sorted((smoke.run_dir / "wandb").glob("offline-run-*"))
-    assert len(runs) == 4 + 1  # one run per trial and the summary run
+    assert len(runs) == 5 + 1  # one run per trial and the summary run
     tables = list((smoke.run_dir / "wandb").glob("offline-run-*/files/media/table/trials_*.table.json"))
     assert len(tables) == 1
     table = json.loads(tables[0].read_text())
-    assert len(table["data"]) == 4 and "architecture" in table["columns"]
+    assert len(table["data"]) == 5 and "architecture" in table["columns"]
 
 
 def test_equal_architectures_are_trained_once(tmp_path: Path) -> None:
