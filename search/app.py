@@ -96,6 +96,8 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
         metric=metric,
         seed=int(cfg.trainer.seed),
         block_lr_mult=float(s.block_lr_mult),
+        repeats=int(s.repeats),
+        settings=settings,
     )
     objective = Objective(
         evaluate=evaluate,
@@ -206,7 +208,7 @@ def tracker_settings(cfg: DictConfig) -> dict[str, Any]:
 def result_settings(cfg: DictConfig, metric: str) -> dict[str, Any]:
     """What a trial's values depend on besides its blocks: model, data, training, baseline weights, metric and cost."""
     config = public_config(cfg)
-    search = {key: config["search"][key] for key in ("objective", "imgsz", "block_lr_mult")}
+    search = {key: config["search"][key] for key in ("objective", "imgsz", "block_lr_mult", "repeats")}
     if config["model"].get("weights") is None:  # the baseline is trained for the search
         search["baseline_epochs"] = config["search"]["baseline_epochs"]
     return {key: config[key] for key in ("model", "data", "trainer")} | {"search": search, "metric": metric}

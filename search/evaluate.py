@@ -9,7 +9,7 @@ import copy
 import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from search.cost import profile
 from search.early_stop import CURVE, EarlyStop
 from search.placement import apply, export_yaml
 
+REPEATS = "repeat_metrics"  # user attribute: the metric of each repeat, in repeat order
 COST_ATTR = {"gflops": "gflops", "params": "params", "latency": "latency_ratio"}  # latency: relative to the baseline
 
 
@@ -45,6 +46,10 @@ class Evaluate:
         metric: the runner's validation metric the search maximises (``map50_95`` or ``top1``).
         seed: seed of the inserted blocks' initialisation (data order and augmentation follow the runner's seed).
         block_lr_mult: learning-rate multiplier of the inserted blocks' parameters (gates included).
+        repeats: trainings of the architecture; repeat k uses seed ``seed + k`` for the blocks' weights, data order and
+            augmentation, as repeat k of every other architecture does (common random numbers), and the value is
+            their mean. Early stopping looks at repeat 0.
+        settings: the runner's training settings, whose seed each repeat replaces (None: the runner's own, one repeat).
     """
 
     model: str
@@ -59,6 +64,12 @@ class Evaluate:
     metric: str = "map50_95"
     seed: int = 0
     block_lr_mult: float = 1.0
+    repeats: int = 1
+    settings: Any = None
+
+    def __post_init__(self) -> None:
+        if self.repeats > 1 and self.settings is None:
+            raise ValueError("Evaluate: repeats need the training settings, whose seed each repeat changes")
 
     @functools.cached_property
     def baseline_model(self) -> torch.nn.Module:
@@ -67,9 +78,7 @@ class Evaluate:
 
     def __call__(self, trial: optuna.Trial, arch: space.Architecture, loggers: list) -> tuple[float, float]:
         blocks = {_site(s): (key, hp) for s, (key, hp) in arch.items()}
-        torch.manual_seed(self.seed)  # the blocks' initial weights, the same for every architecture at a seed
-        placed = apply(self.model, blocks, weights=self.weights, identity_init=True, nc=self.nc)
-        mark_blocks(placed.model, self.block_lr_mult)
+        placed = self._place(blocks, 0)
         trial.set_user_attr("transfer", list(placed.transfer))
         cost = profile(placed.model, self.imgsz, key=placed.key, baseline=self.baseline_model)
         trial.set_user_attr("gflops", float(f"{cost['gflops']:.6g}"))
@@ -82,25 +91,48 @@ class Evaluate:
         my_cost = trial.user_attrs[COST_ATTR[self.cost]]
 
         rule = EarlyStop.for_trial(trial.study, my_cost, *self.early_stop) if self.early_stop else None
-        curve: list[float] = []
-
-        def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
-            curve.append(float(metrics[self.metric]))
-            trial.set_user_attr(CURVE, curve)
-            return rule is not None and rule.should_stop(len(curve), curve[-1])
-
         start = time.perf_counter()
-        result = self.fit(placed.model, on_epoch=on_epoch, loggers=loggers, label=f"trial {trial.number}")
+        values: list[float] = []
+        for repeat in range(self.repeats):
+            curve: list[float] = []
+
+            def on_epoch(epoch: int, metrics: dict[str, float], curve: list[float] = curve, first: bool = not repeat):
+                curve.append(float(metrics[self.metric]))
+                if not first:
+                    return False
+                trial.set_user_attr(CURVE, curve)  # repeat 0, comparable with every trial's repeat 0 (same seed)
+                return rule is not None and rule.should_stop(len(curve), curve[-1])
+
+            placed = placed if repeat == 0 else self._place(blocks, repeat)
+            result = self.fit(placed.model, on_epoch=on_epoch, loggers=loggers, **self._run(trial, repeat))
+            if result.stopped_early:
+                best = rule.threshold(len(curve)) if rule else None
+                raise optuna.TrialPruned(
+                    f"stopped at epoch {len(curve)}: {curve[-1]:.4f} below {best} of a cheaper trial"
+                )
+            values.append(round(result.primary, 5))
+            trial.set_user_attr(REPEATS, values)
+            if "map50" in result.metrics and repeat == 0:
+                trial.set_user_attr("map50", round(result.metrics["map50"], 5))
+            trial.set_user_attr("images_per_s", round(result.images_per_s, 1))
         trial.set_user_attr("train_time_s", round(time.perf_counter() - start, 1))
-        trial.set_user_attr("images_per_s", round(result.images_per_s, 1))
-        trial.set_user_attr("metric", round(result.primary, 5))
-        if "map50" in result.metrics:
-            trial.set_user_attr("map50", round(result.metrics["map50"], 5))
-        if result.stopped_early:
-            best = rule.threshold(len(curve)) if rule else None
-            raise optuna.TrialPruned(f"stopped at epoch {len(curve)}: {curve[-1]:.4f} below {best} of a cheaper trial")
+        mean = sum(values) / len(values)
+        trial.set_user_attr("metric", round(mean, 5))
         self._save(trial, placed)
-        return result.primary, my_cost
+        return mean, my_cost
+
+    def _place(self, blocks: dict[int | str, Any], repeat: int) -> Any:
+        """The architecture from the baseline weights, its blocks initialised by the repeat's seed."""
+        torch.manual_seed(self.seed + repeat)  # the same blocks' weights for every architecture at a repeat
+        placed = apply(self.model, blocks, weights=self.weights, identity_init=True, nc=self.nc)
+        mark_blocks(placed.model, self.block_lr_mult)
+        return placed
+
+    def _run(self, trial: optuna.Trial, repeat: int) -> dict[str, Any]:
+        """The runner's arguments of one repeat: its seed (data order, augmentation) and progress label."""
+        label = f"trial {trial.number}" + (f" repeat {repeat + 1}/{self.repeats}" if self.repeats > 1 else "")
+        settings = {} if self.settings is None else {"cfg": replace(self.settings, seed=self.seed + repeat)}
+        return {"label": label, **settings}
 
     def _save(self, trial: optuna.Trial, placed: Any) -> None:
         """Keep the trial's weights (and YOLO YAML) so the front's architectures can be copied to ``best/``.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import statistics
 import sys
 import warnings
 from collections.abc import Callable
@@ -16,17 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from search.evaluate import REPEATS
 from search.heartbeat import LOST
 from search.space import from_json
+from search.stats import holm, paired
 from search.workers import QUOTA, REASON
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 COLUMNS = (
-    "trial", "state", "architecture", "metric", "map50", "gflops", "params", "latency_ms", "latency_ratio",
-    "duration_s", "epochs", "reused_from", "reason", "hparams",
+    "trial", "state", "architecture", "metric", "metric_std", "repeats", "delta", "delta_low", "delta_high", "p_value",
+    "p_holm", "significant", "repeat_metrics", "map50", "gflops", "params", "latency_ms", "latency_ratio", "duration_s",
+    "epochs", "reused_from", "reason", "hparams",
 )  # fmt: skip
+ALPHA = 0.05  # significance level of the comparisons with the baseline, family-wise (Holm)
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -42,6 +47,8 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
             "state": t.state.name,
             "architecture": a.get("describe", ""),
             "metric": a.get("metric"),
+            **_spread(a),
+            **dict.fromkeys(("delta", "delta_low", "delta_high", "p_value", "p_holm", "significant")),
             "map50": a.get("map50"),
             "gflops": a.get("gflops"),
             "params": a.get("params"),
@@ -55,7 +62,57 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
         }
         row.update({f"site_{s}": k for s, (k, _) in arch.items()})
         rows.append(row)
+    compare_to_baseline(rows)
     return rows
+
+
+def _spread(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Repeats, their standard deviation and values (a trial without per-repeat values had one repeat)."""
+    values = attrs.get(REPEATS) or ([attrs["metric"]] if attrs.get("metric") is not None else [])
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return {
+        "metric_std": round(std, 5) if std is not None else None,
+        "repeats": len(values) or None,
+        "repeat_metrics": " ".join(f"{v:.5f}" for v in values),
+    }
+
+
+def compare_to_baseline(rows: list[dict[str, Any]]) -> None:
+    """Fill each completed row's paired difference to the baseline over their common repeats, in place.
+
+    ``delta`` with its 95% t interval (``delta_low``, ``delta_high``) and the paired t-test's ``p_value``
+    (``search.stats.paired``: repeat k of both used the same seed); ``p_holm`` adjusts it for the number of
+    architectures compared (Holm–Bonferroni; a trial that reused another's result shares its test) and ``significant``
+    is ``p_holm < ALPHA``. Without a baseline, or below two common repeats, the test is left empty.
+    """
+    base = _baseline(rows)
+    if base is None:
+        return
+    reference = _values(base)
+    tested = {}
+    for r in rows:
+        if r["state"] != "COMPLETE" or r is base or r["metric"] is None:
+            continue
+        values = _values(r)
+        n = min(len(values), len(reference))
+        result = paired(values[:n], reference[:n])
+        r["delta"] = round(result.delta, 5) if n else None
+        if n >= 2:
+            r.update(
+                delta_low=round(result.low, 5), delta_high=round(result.high, 5), p_value=float(f"{result.p_value:.4g}")
+            )
+            if r["reused_from"] is None:
+                tested[r["trial"]] = result.p_value
+    adjusted = dict(zip(tested, holm(list(tested.values())), strict=True))
+    for r in rows:
+        source = r["trial"] if r.get("reused_from") is None else r["reused_from"]
+        if source in adjusted and r.get("p_value") is not None:
+            r["p_holm"] = float(f"{adjusted[source]:.4g}")
+            r["significant"] = adjusted[source] < ALPHA
+
+
+def _values(row: dict[str, Any]) -> list[float]:
+    return [float(v) for v in row["repeat_metrics"].split()]
 
 
 def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -103,7 +160,8 @@ def copy_best(front: list[optuna.trial.FrozenTrial], best_dir: Path) -> list[Pat
 
 
 def plot_png(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str, path: Path) -> None:
-    """Scatter of every completed trial, the front as a staircase, the baseline as a star."""
+    """Scatter of every completed trial with its spread over repeats (± std), the front as a staircase, the baseline as
+    a star, and a ring around each front point that beats the baseline significantly."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,7 +170,17 @@ def plot_png(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str
     done = [r for r in rows if r["state"] == "COMPLETE" and r["metric"] is not None]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     ax.scatter([r[cost] for r in done], [r["metric"] for r in done], c="#9aa5b1", s=28, label="trials")
+    spread = [r for r in done if r.get("metric_std")]
+    if spread:
+        ax.errorbar(
+            [r[cost] for r in spread], [r["metric"] for r in spread], yerr=[r["metric_std"] for r in spread],
+            fmt="none", ecolor="#9aa5b1", elinewidth=0.8, capsize=2, label="± std over repeats",
+        )  # fmt: skip
     best = sorted((r for r in done if r["trial"] in front), key=lambda r: r[cost])
+    wins = [r for r in best if r.get("significant") and r["delta"] > 0]
+    if wins:
+        ax.scatter([r[cost] for r in wins], [r["metric"] for r in wins], s=140, facecolors="none", edgecolors="k",
+                   label=f"beats the baseline (Holm, α={ALPHA})")  # fmt: skip
     if best:
         ax.step([r[cost] for r in best], [r["metric"] for r in best], where="post", c="#d1495b", lw=1.2)
         ax.scatter([r[cost] for r in best], [r["metric"] for r in best], c="#d1495b", s=40, label="Pareto front")
@@ -186,13 +254,39 @@ def _baseline(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def summary_table(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str) -> str:
-    """A text table of the front with the change against the baseline."""
+    """A text table of the front with the paired change against the baseline, and a sentence on what is significant."""
     base = _baseline(rows)
-    lines = [f"{'trial':>5}  {metric:>9}  {'Δ':>7}  {cost:>9}  architecture"]
+    head = f"{'trial':>5}  {metric:>9}  {'± std':>7}  {'Δ':>7}  {'95% CI of Δ':>17}  {'p (Holm)':>8}  {cost:>9}"
+    lines = [f"{head}  architecture"]
     for r in sorted((r for r in rows if r["trial"] in front), key=lambda r: r[cost]):
-        delta = f"{r['metric'] - base['metric']:+.4f}" if base else "—"
-        lines.append(f"{r['trial']:>5}  {r['metric']:>9.4f}  {delta:>7}  {r[cost]:>9.4g}  {r['architecture']}")
-    return "\n".join(lines)
+        delta = f"{r['delta']:+.4f}" if r.get("delta") is not None else ("+0.0000" if r is base else "—")
+        ci = f"[{r['delta_low']:+.4f}, {r['delta_high']:+.4f}]" if r.get("delta_low") is not None else "—"
+        p = f"{r['p_holm']:.3g}" if r.get("p_holm") is not None else "—"
+        std = f"{r['metric_std']:.4f}" if r.get("metric_std") is not None else "—"
+        mark = " *" if r.get("significant") and r["delta"] > 0 else ""
+        lines.append(
+            f"{r['trial']:>5}  {r['metric']:>9.4f}  {std:>7}  {delta:>7}  {ci:>17}  {p:>8}  {r[cost]:>9.4g}  "
+            f"{r['architecture']}{mark}"
+        )
+    return "\n".join([*lines, "", verdict(rows)])
+
+
+def verdict(rows: list[dict[str, Any]]) -> str:
+    """One plain sentence: which architectures beat the baseline significantly, or that none does, and why not."""
+    base = _baseline(rows)
+    if base is None:
+        return "No completed baseline: nothing can be compared with it."
+    better = [r for r in rows if r.get("significant") and r["delta"] > 0 and r.get("reused_from") is None]
+    test = f"paired t-test over common repeats, Holm-corrected at {ALPHA}"
+    if better:
+        names = "; ".join(f"trial {r['trial']} ({r['architecture']}, Δ {r['delta']:+.4f})" for r in better)
+        return f"Significantly better than the baseline ({test}): {names}."
+    if (base["repeats"] or 0) < 2:
+        return (
+            "No architecture can be said to beat the baseline: with one repeat per architecture there is no test "
+            "(set search.repeats to 2 or more)."
+        )
+    return f"No architecture beats the baseline significantly ({test})."
 
 
 def write_all(study: optuna.Study, out_dir: Path, cost: str, metric: str) -> tuple[list[Path], str]:

@@ -61,6 +61,7 @@ class SearchSchema:
     seed: int = 0
     baseline_epochs: int = 8
     block_lr_mult: float = 1.0
+    repeats: int = 1
     early_stop: EarlyStopSchema = field(default_factory=EarlyStopSchema)
     max_failures: int = 2
     heartbeat: int = 30

@@ -81,8 +81,8 @@ def check_study(cfg: DictConfig) -> None:
     if s.objective not in COST_ATTR:
         raise UserError(f"search.objective: {s.objective!r}; valid: {', '.join(COST_ATTR)}")
     for key, low in (
-        ("n_trials", 1), ("max_blocks", 1), ("baseline_epochs", 1), ("max_failures", 1), ("heartbeat", 1),
-        ("imgsz", 32), ("worker", 0), ("seed", 0),
+        ("n_trials", 1), ("repeats", 1), ("max_blocks", 1), ("baseline_epochs", 1), ("max_failures", 1),
+        ("heartbeat", 1), ("imgsz", 32), ("worker", 0), ("seed", 0),
     ):  # fmt: skip
         _at_least(f"search.{key}", s[key], low)
     _at_least("search.early_stop.min_epoch", s.early_stop.min_epoch, 1)

@@ -95,6 +95,7 @@ SEARCH_CASES = [
     (["search.early_stop.min_epoch=0"], "search.early_stop.min_epoch", "at least 1"),
     (["search.early_stop.enabled=maybe"], "search.early_stop.enabled", "true, false"),
     (["search.max_failures=0"], "search.max_failures", "at least 1"),
+    (["search.repeats=0"], "search.repeats", "at least 1"),
     (["search.block_lr_mult=0"], "search.block_lr_mult", "above 0"),
     (["search.heartbeat=0"], "search.heartbeat", "at least 1"),
     (["search.resume=maybe"], "search.resume", "true, false"),

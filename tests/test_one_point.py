@@ -95,6 +95,6 @@ def test_pareto_csv_best_and_summary_hold_each_architecture_once(searched: tuple
     assert len({r["architecture"] for r in rows}) == len(rows)
     best = sorted(p.name for p in (run_dir / "best").iterdir())
     assert best == sorted(f"trial_{n:03d}{suffix}" for n in expected for suffix in (".pt", ".yaml"))
-    lines = summary.splitlines()[1:]
+    lines = summary.split("\n\n")[0].splitlines()[1:]  # the front table, before the verdict
     assert sorted(int(line.split()[0]) for line in lines) == sorted(expected)
     assert len(list(csv.DictReader((run_dir / "trials.csv").open()))) == len(study.trials)  # still every trial

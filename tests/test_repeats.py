@@ -1,0 +1,124 @@
+"""Repeats with common random numbers, and what every output says about them: spread, paired Δ, its interval, the
+paired test against the baseline, Holm's correction and a plain verdict."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from scipy import stats as scipy_stats
+
+from runners import TrainConfig, TrialResult
+from search import report, space, workers
+from search.evaluate import REPEATS, Evaluate
+from search.objective import Objective
+from search.study import create, make_storage
+
+BASE = [0.300, 0.320, 0.310, 0.305]  # the baseline's score at repeats 0-3
+SHIFT = {  # each block's effect at each repeat: clearly better, no effect, worse
+    "se": [0.020, 0.021, 0.019, 0.020],
+    "cbam": [0.004, -0.006, 0.001, -0.002],
+    "eca": [-0.03, -0.02, -0.04, -0.03],
+}
+
+
+def test_each_repeat_has_its_seed_and_the_value_is_their_mean(tmp_path: Path) -> None:
+    seeds: list[int] = []
+    gates: list[torch.Tensor] = []
+
+    def fit(model: torch.nn.Module, cfg: TrainConfig, on_epoch, **kwargs) -> TrialResult:
+        seeds.append(cfg.seed)
+        gates.append(next(p for n, p in model.named_parameters() if ".attn.block." in n).detach().clone())
+        on_epoch(0, {"map50_95": 0.1 * cfg.seed})
+        return TrialResult({"map50_95": 0.1 * cfg.seed}, 0.1 * cfg.seed, 1, 1.0, 1.0, False)
+
+    evaluate = Evaluate("yolov8n.yaml", fit, None, 10, tmp_path, imgsz=64, early_stop=None, seed=5, repeats=3,
+                        settings=TrainConfig(seed=5))  # fmt: skip
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    trial = study.ask()
+    metric, _ = evaluate(trial, {"21": ("se", {})}, [])
+    assert seeds == [5, 6, 7]
+    assert not torch.equal(gates[0], gates[1])  # each repeat's blocks start from its own seed
+    assert metric == pytest.approx((0.5 + 0.6 + 0.7) / 3)
+    assert study.trials[0].user_attrs[REPEATS] == [0.5, 0.6, 0.7]
+    assert study.trials[0].user_attrs["curve"] == [0.5]  # early stopping compares repeat 0 with repeat 0
+    with pytest.raises(ValueError, match="repeats need the training settings"):
+        Evaluate("yolov8n.yaml", fit, None, 10, tmp_path, repeats=2)
+
+
+def _study(tmp_path: Path, repeats: int) -> optuna.Study:
+    """A study of the baseline and one block at site 12 each, scores built from BASE and SHIFT per repeat."""
+    study = create(make_storage(None, tmp_path), "repeats", optuna.samplers.RandomSampler(0), resume=False)
+    study.set_metric_names(["map50_95", "gflops"])
+    study.enqueue_trial(space.baseline_params(list(SHIFT), 1))
+    for key in SHIFT:  # every architecture once, in this order
+        study.enqueue_trial({"slot0.site": "12", "slot0.block": key})
+
+    def evaluate(trial: optuna.Trial, arch: space.Architecture, loggers: list) -> tuple[float, float]:
+        keys = [k for k, _ in arch.values()]
+        values = [round(b + (SHIFT[keys[0]][i] if keys else 0.0), 5) for i, b in enumerate(BASE[:repeats])]
+        cost = 1.0 + 0.1 * len(keys) + 0.01 * list(SHIFT).index(keys[0]) if keys else 1.0
+        trial.set_user_attr(REPEATS, values)
+        trial.set_user_attr("metric", sum(values) / len(values))
+        trial.set_user_attr("gflops", cost)
+        return sum(values) / len(values), cost
+
+    objective = Objective(evaluate=evaluate, sites=["12"], candidates={k: {} for k in SHIFT}, max_blocks=1,
+                          sample_hparams=False, n_trials=1 + len(SHIFT), poll=0.1, settle=0.0)  # fmt: skip
+    workers.run(study, objective, n_trials=1 + len(SHIFT), poll=0.1)
+    return study
+
+
+def test_paired_deltas_intervals_and_holm_against_an_independent_computation(tmp_path: Path) -> None:
+    study = _study(tmp_path, repeats=4)
+    rows = {r["architecture"].split(":")[-1].split("(")[0]: r for r in report.trial_rows(study)}
+    raw = {}
+    for key, shift in SHIFT.items():
+        r, values = rows[key], [b + s for b, s in zip(BASE, shift, strict=True)]
+        d = [v - b for v, b in zip(values, BASE, strict=True)]
+        mean, sd = sum(d) / 4, math.sqrt(sum((x - sum(d) / 4) ** 2 for x in d) / 3)
+        half = scipy_stats.t.ppf(0.975, 3) * sd / 2
+        assert r["repeats"] == 4 and r["metric_std"] == pytest.approx(scipy_stats.tstd(values), abs=1e-5)
+        interval = (r["delta"], r["delta_low"], r["delta_high"])
+        assert interval == pytest.approx((mean, mean - half, mean + half), abs=1e-5)
+        raw[key] = scipy_stats.ttest_rel(values, BASE).pvalue
+        assert r["p_value"] == pytest.approx(raw[key], rel=1e-3)
+    order = sorted(raw, key=raw.get)  # Holm by hand: the i-th smallest times (m - i), never decreasing
+    expected, running = {}, 0.0
+    for i, key in enumerate(order):
+        running = max(running, min(1.0, (3 - i) * raw[key]))
+        expected[key] = running
+    for key in SHIFT:
+        assert rows[key]["p_holm"] == pytest.approx(expected[key], rel=1e-3)
+        assert rows[key]["significant"] == (expected[key] < 0.05)
+    assert rows["se"]["significant"] and not rows["cbam"]["significant"]
+    assert rows["baseline"]["delta"] is None and rows["baseline"]["repeats"] == 4
+
+    _, summary = report.write_all(study, tmp_path / "out", "gflops", "map50_95")
+    front = list(csv.DictReader((tmp_path / "out" / "pareto.csv").open()))
+    assert {"delta", "delta_low", "delta_high", "p_value", "p_holm", "significant", "metric_std"} <= set(front[0])
+    se = rows["se"]
+    assert summary.splitlines()[-1] == (
+        "Significantly better than the baseline (paired t-test over common repeats, Holm-corrected at 0.05): "
+        f"trial {se['trial']} ({se['architecture']}, Δ {se['delta']:+.4f})."
+    )
+    assert f"{se['architecture']} *" in summary
+
+
+def test_nothing_beats_the_baseline_is_said_plainly(tmp_path: Path) -> None:
+    global SHIFT
+    saved, SHIFT = SHIFT, {k: v for k, v in SHIFT.items() if k != "se"}
+    try:
+        study = _study(tmp_path / "a", repeats=4)
+    finally:
+        SHIFT = saved
+    assert report.verdict(report.trial_rows(study)) == (
+        "No architecture beats the baseline significantly (paired t-test over common repeats, Holm-corrected at 0.05)."
+    )
+    one = report.trial_rows(_study(tmp_path / "b", repeats=1))
+    assert all(r["p_value"] is None and r["significant"] is None for r in one)
+    assert "with one repeat per architecture there is no test" in report.verdict(one)
