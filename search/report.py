@@ -1,4 +1,5 @@
-"""What a search leaves in its run directory: trials.csv, pareto.csv/.png/.html, hypervolume.html, best/, a summary.
+"""What a search leaves in its run directory: trials.csv, pareto.csv/.png/.html, hypervolume.html, heatmap.png, best/,
+a summary.
 
 Everything is rebuilt from the study alone, so the same command reports a shared study while workers still run.
 """
@@ -19,6 +20,7 @@ import optuna
 
 from search.evaluate import REPEATS
 from search.heartbeat import LOST
+from search.heatmap import plot_heatmap
 from search.space import from_json
 from search.stats import holm, paired
 from search.workers import QUOTA, REASON
@@ -305,6 +307,7 @@ def write_all(study: optuna.Study, out_dir: Path, cost: str, metric: str) -> tup
         "pareto.png": lambda path: plot_png(rows, front, cost, metric, path),
         "pareto.html": lambda path: write_html(pareto_figure(study, rows, cost, metric), path),
         "hypervolume.html": lambda path: write_html(hypervolume_figure(study, cost, metric), path),
+        "heatmap.png": lambda path: plot_heatmap(rows, metric, path),
     }
     files = [out_dir / name for name, write in writers.items() if guarded(name, write, out_dir / name)]
     best: list[Path] = []

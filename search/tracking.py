@@ -93,8 +93,10 @@ class Tracker:
                 "trials": table,
                 "pareto_scatter": wandb.plot.scatter(table, cost, "metric", title=f"{metric} vs {cost}"),
             }
-            if Path(png).is_file():
-                logged["pareto"] = wandb.Image(str(png))
+            for name in ("pareto", "heatmap"):  # the plots written beside it, if they were
+                image = Path(png).with_name(f"{name}.png")
+                if image.is_file():
+                    logged[name] = wandb.Image(str(image))
             run.log(logged)
         finally:
             run.finish()

@@ -15,6 +15,7 @@ from scipy import stats as scipy_stats
 from runners import TrainConfig, TrialResult
 from search import report, space, workers
 from search.evaluate import REPEATS, Evaluate
+from search.heatmap import Cell, block_site_cells
 from search.objective import Objective
 from search.study import create, make_storage
 
@@ -122,3 +123,17 @@ def test_nothing_beats_the_baseline_is_said_plainly(tmp_path: Path) -> None:
     one = report.trial_rows(_study(tmp_path / "b", repeats=1))
     assert all(r["p_value"] is None and r["significant"] is None for r in one)
     assert "with one repeat per architecture there is no test" in report.verdict(one)
+
+
+def test_block_site_map_cells_and_image(tmp_path: Path) -> None:
+    study = _study(tmp_path, repeats=4)
+    rows = report.trial_rows(study)
+    cells = block_site_cells(rows)
+    assert set(cells) == {(key, "12") for key in SHIFT}
+    for key, shift in SHIFT.items():
+        row = next(r for r in rows if r.get("site_12") == key)
+        assert cells[key, "12"] == Cell(pytest.approx(sum(shift) / 4), 1, bool(row["significant"]))
+    assert cells["se", "12"].significant and not cells["cbam", "12"].significant
+    files, _ = report.write_all(study, tmp_path / "out", "gflops", "map50_95")
+    assert tmp_path / "out" / "heatmap.png" in files
+    assert (tmp_path / "out" / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
