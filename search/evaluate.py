@@ -48,7 +48,7 @@ class Evaluate:
         block_lr_mult: learning-rate multiplier of the inserted blocks' parameters (gates included).
         repeats: trainings of the architecture; repeat k uses seed ``seed + k`` for the blocks' weights, data order and
             augmentation, as repeat k of every other architecture does (common random numbers), and the value is
-            their mean. Early stopping looks at repeat 0.
+            their mean. Early stopping and the trial's logger run (W&B, CSV) follow repeat 0.
         settings: the runner's training settings, whose seed each repeat replaces (None: the runner's own, one repeat).
     """
 
@@ -104,7 +104,9 @@ class Evaluate:
                 return rule is not None and rule.should_stop(len(curve), curve[-1])
 
             placed = placed if repeat == 0 else self._place(blocks, repeat)
-            result = self.fit(placed.model, on_epoch=on_epoch, loggers=loggers, **self._run(trial, repeat))
+            # the trial's logger run takes repeat 0's curves: a second fit would restart its steps at 0
+            logged = loggers if repeat == 0 else []
+            result = self.fit(placed.model, on_epoch=on_epoch, loggers=logged, **self._run(trial, repeat))
             if result.stopped_early:
                 best = rule.threshold(len(curve)) if rule else None
                 raise optuna.TrialPruned(
