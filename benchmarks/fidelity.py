@@ -276,14 +276,17 @@ def report(args: argparse.Namespace) -> str:
     names = [n for n in task.archs if n in ref and n in tri]
     metric = task.metrics[0]
     lines = [
-        f"protocol {args.name!r}: {header.get('command', '?')}",
+        f"protocol {args.name!r}: {header.get('command', 'not run yet')}",
         "",
         f"| architecture | GFLOPs | reference {metric} | trial {metric} |",
         "|---|---:|---:|---:|",
     ]
     for n in task.archs:
         r, t = ref.get(n), tri.get(n)
-        cell = lambda s: f"{s['mean']:.4f} ± {s['std']:.4f} (n={len(s['values'])})" if s else "—"  # noqa: E731
+        cell = lambda s: (  # noqa: E731
+            "—" if not s else f"{s['mean']:.4f} (n=1)" if len(s["values"]) == 1 else
+            f"{s['mean']:.4f} ± {s['std']:.4f} (n={len(s['values'])})"
+        )  # fmt: skip
         lines.append(f"| {n} | {(r or t or {}).get('gflops', float('nan')):.4f} | {cell(r)} | {cell(t)} |")
     if len(names) >= 3:
         x, y, z = ([tri[n]["mean"] for n in names], [ref[n]["mean"] for n in names], [ref[n]["gflops"] for n in names])
