@@ -52,7 +52,7 @@ from search.cost import profile
 from search.data import resolve_data
 from search.evaluate import mark_blocks
 from search.placement import apply
-from search.stats import kendall, partial_kendall, spearman, split_half_kendall, top_k_overlap
+from search.stats import kendall, partial_kendall, reliability, spearman, split_half_kendall, top_k_overlap
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = (0, 1, 2)
@@ -288,6 +288,15 @@ def report(args: argparse.Namespace) -> str:
             f"{s['mean']:.4f} ± {s['std']:.4f} (n={len(s['values'])})"
         )  # fmt: skip
         lines.append(f"| {n} | {(r or t or {}).get('gflops', float('nan')):.4f} | {cell(r)} | {cell(t)} |")
+    ref_names = [n for n in task.archs if n in ref]
+    if len(ref_names) >= 2:
+        seed_sd, between_sd, icc = reliability([ref[n]["values"] for n in ref_names])
+        lines += [
+            "",
+            f"reference: {sum(len(ref[n]['values']) for n in ref_names)} runs of {len(ref_names)} architectures; "
+            f"seed σ {seed_sd:.4f} (pooled), σ between architectures {between_sd:.4f}, "
+            f"reliability of their means {icc:.2f} (intraclass correlation)",
+        ]
     if len(names) >= 3:
         x, y, z = ([tri[n]["mean"] for n in names], [ref[n]["mean"] for n in names], [ref[n]["gflops"] for n in names])
         seeds = min(len(ref[n]["values"]) for n in names)

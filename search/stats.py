@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -112,3 +113,22 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p))
         adjusted[i] = running
     return adjusted
+
+
+def reliability(scores: Sequence[Sequence[float]]) -> tuple[float, float, float]:
+    """How well seed means tell architectures apart: (pooled seed σ, σ between architectures, reliability).
+
+    ``scores[a]`` are architecture a's scores over its seeds (at least two for some). One-way random-effects ANOVA:
+    the within-architecture variance is pooled over architectures; the between variance is that of the architecture
+    means less its share of seed noise; reliability is the intraclass correlation of a mean over the average seed
+    count k, σ²_between / (σ²_between + σ²_seed / k): near 1, ranks of means would replicate; near 0, they are noise.
+    """
+    groups = [list(g) for g in scores if len(g) > 0]
+    within = [(len(g) - 1, statistics.variance(g)) for g in groups if len(g) > 1]
+    dof = sum(d for d, _ in within)
+    if dof == 0 or len(groups) < 2:
+        return float("nan"), float("nan"), float("nan")
+    seed_var = sum(d * v for d, v in within) / dof
+    k = sum(len(g) for g in groups) / len(groups)
+    between = max(statistics.variance([statistics.fmean(g) for g in groups]) - seed_var / k, 0.0)
+    return math.sqrt(seed_var), math.sqrt(between), between / (between + seed_var / k) if between + seed_var else 0.0

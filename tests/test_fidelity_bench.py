@@ -10,7 +10,16 @@ import pytest
 from scipy import stats as scipy_stats
 
 import benchmarks.fidelity as fidelity
-from search.stats import holm, kendall, paired, partial_kendall, spearman, split_half_kendall, top_k_overlap
+from search.stats import (
+    holm,
+    kendall,
+    paired,
+    partial_kendall,
+    reliability,
+    spearman,
+    split_half_kendall,
+    top_k_overlap,
+)
 
 
 def test_rank_statistics_against_hand_computed_values() -> None:
@@ -115,3 +124,13 @@ def test_holm_adjustment() -> None:
     assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
     assert holm([0.5, float("nan"), 0.6]) == pytest.approx([1.0, float("nan"), 1.0], nan_ok=True)
     assert holm([]) == []
+
+
+def test_reliability_of_seed_means() -> None:
+    seed_sd, between_sd, icc = reliability([[1.0, 1.0], [2.0, 2.0]])  # no seed noise: means replicate exactly
+    assert (seed_sd, icc) == (0.0, 1.0) and between_sd == pytest.approx(math.sqrt(0.5))
+    assert reliability([[0.0, 1.0], [0.0, 1.0]])[1:] == (0.0, 0.0)  # equal architectures: ranks are noise
+    # between variance 0.5 of the means, less the seed variance 0.5 over k = 2 seeds: 0.25; reliability 0.25/0.5
+    seed_sd, between_sd, icc = reliability([[0.5, 1.5], [1.5, 2.5]])
+    assert (seed_sd, between_sd, icc) == (pytest.approx(math.sqrt(0.5)), pytest.approx(0.5), pytest.approx(0.5))
+    assert all(math.isnan(v) for v in reliability([[0.3], [0.4]]))  # one seed each: no seed variance to pool
