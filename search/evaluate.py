@@ -25,6 +25,7 @@ from search.early_stop import CURVE, EarlyStop
 from search.placement import apply, export_yaml
 
 REPEATS = "repeat_metrics"  # user attribute: the metric of each repeat, in repeat order
+REPEAT_CURVES = "repeat_curves"  # user attribute: each repeat's metric after every epoch
 COST_ATTR = {"gflops": "gflops", "params": "params", "latency": "latency_ratio"}  # latency: relative to the baseline
 
 
@@ -93,6 +94,7 @@ class Evaluate:
         rule = EarlyStop.for_trial(trial.study, my_cost, *self.early_stop) if self.early_stop else None
         start = time.perf_counter()
         values: list[float] = []
+        curves: list[list[float]] = []
         for repeat in range(self.repeats):
             curve: list[float] = []
 
@@ -113,7 +115,9 @@ class Evaluate:
                     f"stopped at epoch {len(curve)}: {curve[-1]:.4f} below {best} of a cheaper trial"
                 )
             values.append(round(result.primary, 5))
+            curves.append([round(v, 5) for v in curve])
             trial.set_user_attr(REPEATS, values)
+            trial.set_user_attr(REPEAT_CURVES, curves)
             if "map50" in result.metrics and repeat == 0:
                 trial.set_user_attr("map50", round(result.metrics["map50"], 5))
             trial.set_user_attr("images_per_s", round(result.images_per_s, 1))

@@ -10,6 +10,7 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
+from search.evaluate import REPEAT_CURVES
 from search.report import guarded
 
 
@@ -70,7 +71,17 @@ class Tracker:
         run, self._run = self._run, None
         summary = {k: v for k, v in attrs.items() if isinstance(v, int | float | str) and k != "arch"}
         guarded("W&B trial summary", run.summary.update, {"state": state, **summary})
+        if len(attrs.get(REPEAT_CURVES) or []) > 1:  # the logged curves are repeat 0's: add every repeat's
+            guarded("W&B repeat curves", self._log_repeats, run, attrs[REPEAT_CURVES])
         guarded("W&B trial run", run.finish, 0 if state == "COMPLETE" else 1)
+
+    @staticmethod
+    def _log_repeats(run: Any, curves: list[list[float]]) -> None:
+        import wandb
+
+        epochs = list(range(1, len(curves[0]) + 1))  # a finished trial's repeats all ran every epoch
+        keys = [f"repeat {k}" for k in range(len(curves))]
+        run.log({"repeat_curves": wandb.plot.line_series(xs=epochs, ys=curves, keys=keys, title="metric per repeat")})
 
     def summary(self, rows: list[dict[str, Any]], front: set[int], cost: str, metric: str, png: Path) -> None:
         """A summary run with the table of all trials, the Pareto scatter and the front's plot (if it was written).

@@ -4,6 +4,7 @@ paired test against the baseline, Holm's correction and a plain verdict."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from scipy import stats as scipy_stats
 
 from runners import TrainConfig, TrialResult
 from search import report, space, workers
-from search.evaluate import REPEATS, Evaluate
+from search.evaluate import REPEAT_CURVES, REPEATS, Evaluate
 from search.heatmap import Cell, block_site_cells
 from search.objective import Objective
 from search.study import create, make_storage
+from search.tracking import Tracker
 
 BASE = [0.300, 0.320, 0.310, 0.305]  # the baseline's score at repeats 0-3
 SHIFT = {  # each block's effect at each repeat: clearly better, no effect, worse
@@ -137,3 +139,16 @@ def test_block_site_map_cells_and_image(tmp_path: Path) -> None:
     files, _ = report.write_all(study, tmp_path / "out", "gflops", "map50_95")
     assert tmp_path / "out" / "heatmap.png" in files
     assert (tmp_path / "out" / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_trial_run_in_wandb_holds_every_repeats_curve(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tracker = Tracker("wandb", tmp_path, "repeats", {"search": {}}, mode="offline")
+    tracker.start(3, {})
+    curves = [[0.1, 0.2], [0.15, 0.25], [0.12, 0.22]]
+    tracker.finish("COMPLETE", {"metric": 0.3, REPEAT_CURVES: curves})
+    assert "warning" not in capsys.readouterr().err
+    (run,) = tmp_path.glob("wandb/offline-run-*")
+    (table,) = run.rglob("repeat_curves_table_*.table.json")
+    data = json.loads(table.read_text())["data"]  # rows of (step, line name, value)
+    expected = [(f"repeat {k}", e + 1, v) for k, c in enumerate(curves) for e, v in enumerate(c)]
+    assert sorted((row[1], row[0], row[2]) for row in data) == sorted(expected)
