@@ -132,6 +132,7 @@ _OMEGACONF_MESSAGES = (
     (r"field '.*' is not Optional", "must not be null"),
     (r"Key '(.*)' not in '\w+'", "no such setting; valid: {valid}"),
     (r"Key '(.*)' is not in struct", "no such setting; valid: {valid}"),
+    (r"Missing mandatory value: .*", "missing; set it on the command line"),
 )
 
 
@@ -162,7 +163,10 @@ def run(
         if not {"-m", "--multirun", "--help", "-h", "--hydra-help"} & set(args):
             cfg = check_overrides(args, config_name)
             if validate is not None and not {"--cfg", "-c", "--info", "-i", "--resolve"} & set(args):
-                validate(cfg)
+                try:
+                    validate(cfg)
+                except OmegaConfBaseException as err:  # a mandatory value left out (data=path without data.path)
+                    raise UserError(describe(err)) from None
     except USER_ERRORS as err:
         exit_user_error(err)
     sys.argv[1:] = args

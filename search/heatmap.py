@@ -53,7 +53,8 @@ def plot_heatmap(rows: list[dict[str, Any]], metric: str, path: Path) -> None:
     cells = block_site_cells(rows)
     blocks = sorted({b for b, _ in cells})
     sites = sorted({s for _, s in cells}, key=lambda s: (0, int(s), "") if s.isdigit() else (1, 0, s))
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * max(len(sites), 1), 1.2 + 0.5 * max(len(blocks), 1)), dpi=120)
+    size = (max(6.0, 2.5 + 0.9 * len(sites)), max(3.0, 1.6 + 0.5 * len(blocks)))  # room for the title and colour bar
+    fig, ax = plt.subplots(figsize=size, dpi=120)
     if not cells:
         ax.text(0.5, 0.5, "no single-block trial compared with the baseline yet", ha="center", va="center")
         ax.set_axis_off()
@@ -76,7 +77,11 @@ def plot_heatmap(rows: list[dict[str, Any]], metric: str, path: Path) -> None:
         ax.set_ylim(len(blocks) - 0.5, -0.5)
         ax.set_xlabel("site")
         fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"Δ {metric} vs baseline")
-        ax.set_title("solid, outlined: significant (Holm, α=0.05); hatched: not; blank: not tried", fontsize=8)
+        ax.set_title(
+            f"Δ {metric} against the baseline per block and site\n"
+            "solid, outlined: significant (Holm, α=0.05); hatched: not; blank: not tried",
+            fontsize=8,
+        )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

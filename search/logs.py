@@ -13,8 +13,8 @@ from ultralytics.utils import LOGGER
 @contextlib.contextmanager
 def quiet(enabled: bool = True) -> Iterator[None]:
     """While ``enabled``: Lightning's and ultralytics' loggers at warnings (no device, tip, dataset scan, optimizer or
-    ``Overriding model.yaml`` lines per fit) and torch's LeafSpec deprecation warning, which Lightning triggers in
-    every fit, ignored."""
+    ``Overriding model.yaml`` lines per fit), and torch's LeafSpec deprecation warning and Lightning's note on the
+    logging interval, which every fit of a small dataset triggers, ignored."""
     if not enabled:
         yield
         return
@@ -22,6 +22,7 @@ def quiet(enabled: bool = True) -> Iterator[None]:
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning)
+        warnings.filterwarnings("ignore", r"The number of training batches .* is smaller than the logging interval")
         for logger in loggers:
             logger.setLevel(logging.WARNING)
         try:

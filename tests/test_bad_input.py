@@ -110,6 +110,7 @@ SEARCH_CASES = [
     (["model.weights={notes.pt}"], "model.weights", "checkpoint"),
     (["model.weights={other.pt}"], "model.weights", "fits"),
     (["data=/nonexistent/data.yaml"], "data", "no such file"),
+    (["data=path"], "data.path", "missing"),
     (["data={empty}"], "data", "No YAML"),
     (["data={nolabels}"], "data", "no label files"),
     (["data={noimages}"], "data", "no images"),
