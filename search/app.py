@@ -92,7 +92,7 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
         cost=s.objective,
         imgsz=int(s.imgsz),
         budgets=budgets,
-        early_stop=(float(s.early_stop.margin), int(s.early_stop.min_epoch)) if s.early_stop.enabled else None,
+        early_stop=_early_stop(s.early_stop),
         metric=metric,
         seed=int(cfg.trainer.seed),
         block_lr_mult=float(s.block_lr_mult),
@@ -186,6 +186,14 @@ def _trial_line(trial: optuna.trial.FrozenTrial, names: list[str]) -> str:
     why = attrs.get(workers.REASON) or (f"same as trial {attrs['reused_from']}" if "reused_from" in attrs else "")
     head = f"trial {trial.number} {trial.state.name.lower()}" + (f" ({why})" if why else "")
     return f"{head}: {', '.join(parts)}; {attrs.get('describe', '?')}"
+
+
+def _early_stop(node: DictConfig) -> tuple[float, int, float | None] | None:
+    """``Evaluate``'s early-stopping settings from ``search.early_stop``, or None when it is off."""
+    if not node.enabled:
+        return None
+    confidence = None if node.confidence is None else float(node.confidence)
+    return float(node.margin), int(node.min_epoch), confidence
 
 
 def _interrupt(signum: int, frame: Any) -> None:

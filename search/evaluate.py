@@ -21,11 +21,10 @@ from modules.gate import ResidualGate
 from runners.module import LR_MULT
 from search import space
 from search.cost import profile
-from search.early_stop import CURVE, EarlyStop
+from search.early_stop import CURVE, REPEAT_CURVES, EarlyStop
 from search.placement import apply, export_yaml
 
 REPEATS = "repeat_metrics"  # user attribute: the metric of each repeat, in repeat order
-REPEAT_CURVES = "repeat_curves"  # user attribute: each repeat's metric after every epoch
 COST_ATTR = {"gflops": "gflops", "params": "params", "latency": "latency_ratio"}  # latency: relative to the baseline
 
 
@@ -43,7 +42,7 @@ class Evaluate:
         cost: the second objective (``gflops``, ``params`` or ``latency``).
         imgsz: image size of the cost model.
         budgets: {"gflops": max, "params": max}; None entries are no budget.
-        early_stop: None, or (margin, min_epoch).
+        early_stop: None, or (margin, min_epoch, confidence) of ``EarlyStop`` (confidence None: the raw rule).
         metric: the runner's validation metric the search maximises (``map50_95`` or ``top1``).
         seed: seed of the inserted blocks' initialisation (data order and augmentation follow the runner's seed).
         block_lr_mult: learning-rate multiplier of the inserted blocks' parameters (gates included).
@@ -61,7 +60,7 @@ class Evaluate:
     cost: str = "gflops"
     imgsz: int = 640
     budgets: Mapping[str, float | None] = field(default_factory=dict)
-    early_stop: tuple[float, int] | None = (0.02, 1)
+    early_stop: tuple[float, int, float | None] | None = (0.02, 1, None)
     metric: str = "map50_95"
     seed: int = 0
     block_lr_mult: float = 1.0
@@ -100,20 +99,16 @@ class Evaluate:
 
             def on_epoch(epoch: int, metrics: dict[str, float], curve: list[float] = curve, first: bool = not repeat):
                 curve.append(float(metrics[self.metric]))
-                if not first:
-                    return False
-                trial.set_user_attr(CURVE, curve)  # repeat 0, comparable with every trial's repeat 0 (same seed)
-                return rule is not None and rule.should_stop(len(curve), curve[-1])
+                if first:
+                    trial.set_user_attr(CURVE, curve)  # repeat 0, comparable with every trial's repeat 0 (same seed)
+                return rule is not None and rule.should_stop(len(curve), [*curves, curve])
 
             placed = placed if repeat == 0 else self._place(blocks, repeat)
             # the trial's logger run takes repeat 0's curves: a second fit would restart its steps at 0
             logged = loggers if repeat == 0 else []
             result = self.fit(placed.model, on_epoch=on_epoch, loggers=logged, **self._run(trial, repeat))
             if result.stopped_early:
-                best = rule.threshold(len(curve)) if rule else None
-                raise optuna.TrialPruned(
-                    f"stopped at epoch {len(curve)}: {curve[-1]:.4f} below {best} of a cheaper trial"
-                )
+                raise optuna.TrialPruned(self._stopped(rule, curve, repeat))
             values.append(round(result.primary, 5))
             curves.append([round(v, 5) for v in curve])
             trial.set_user_attr(REPEATS, values)
@@ -126,6 +121,16 @@ class Evaluate:
         trial.set_user_attr("metric", round(mean, 5))
         self._save(trial, placed)
         return mean, my_cost
+
+    def _stopped(self, rule: EarlyStop, curve: list[float], repeat: int) -> str:
+        """Why the early-stopping rule stopped the trial."""
+        where = f"stopped at epoch {len(curve)}" + (f" of repeat {repeat + 1}" if self.repeats > 1 else "")
+        if rule.confidence is None:
+            return f"{where}: {curve[-1]:.4f} below {rule.threshold(len(curve))} of a cheaper trial"
+        return (
+            f"{where}: paired difference to a cheaper trial below -{rule.margin} "
+            f"(one-sided {rule.confidence:.0%} bound over {repeat + 1} repeats)"
+        )
 
     def _place(self, blocks: dict[int | str, Any], repeat: int) -> Any:
         """The architecture from the baseline weights, its blocks initialised by the repeat's seed."""

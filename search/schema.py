@@ -44,6 +44,7 @@ class EarlyStopSchema:
     enabled: bool = True
     margin: float = 0.02
     min_epoch: int = 1
+    confidence: float | None = None
 
 
 @dataclass

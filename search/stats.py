@@ -132,3 +132,11 @@ def reliability(scores: Sequence[Sequence[float]]) -> tuple[float, float, float]
     k = sum(len(g) for g in groups) / len(groups)
     between = max(statistics.variance([statistics.fmean(g) for g in groups]) - seed_var / k, 0.0)
     return math.sqrt(seed_var), math.sqrt(between), between / (between + seed_var / k) if between + seed_var else 0.0
+
+
+def upper_bound(values: Sequence[float], confidence: float = 0.95) -> float:
+    """One-sided Student-t upper confidence bound of the mean of ``values`` (at least two)."""
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in values) / (n - 1))
+    return mean + stats.t.ppf(confidence, n - 1) * sd / math.sqrt(n)

@@ -10,7 +10,7 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
-from search.evaluate import REPEAT_CURVES
+from search.early_stop import REPEAT_CURVES
 from search.report import guarded
 
 

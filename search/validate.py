@@ -86,6 +86,9 @@ def check_study(cfg: DictConfig) -> None:
     ):  # fmt: skip
         _at_least(f"search.{key}", s[key], low)
     _at_least("search.early_stop.min_epoch", s.early_stop.min_epoch, 1)
+    confidence = s.early_stop.confidence
+    if confidence is not None and not 0 < confidence < 1:
+        raise UserError(f"search.early_stop.confidence: {confidence!r}; valid: null or a number in (0, 1)")
     if s.block_lr_mult <= 0:
         raise UserError(f"search.block_lr_mult: {s.block_lr_mult!r}; valid: a number above 0")
     for key in ("max_gflops", "max_params"):

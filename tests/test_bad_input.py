@@ -92,6 +92,7 @@ SEARCH_CASES = [
     (["search.seed=-1"], "search.seed", "at least 0"),
     (["search.baseline_epochs=0"], "search.baseline_epochs", "at least 1"),
     (["search.early_stop.margin=wide"], "search.early_stop.margin", "not a number"),
+    (["search.early_stop.confidence=1.5"], "search.early_stop.confidence", "(0, 1)"),
     (["search.early_stop.min_epoch=0"], "search.early_stop.min_epoch", "at least 1"),
     (["search.early_stop.enabled=maybe"], "search.early_stop.enabled", "true, false"),
     (["search.max_failures=0"], "search.max_failures", "at least 1"),

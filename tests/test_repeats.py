@@ -152,3 +152,25 @@ def test_a_trial_run_in_wandb_holds_every_repeats_curve(tmp_path: Path, capsys: 
     data = json.loads(table.read_text())["data"]  # rows of (step, line name, value)
     expected = [(f"repeat {k}", e + 1, v) for k, c in enumerate(curves) for e, v in enumerate(c)]
     assert sorted((row[1], row[0], row[2]) for row in data) == sorted(expected)
+
+
+def test_paired_early_stopping_waits_for_a_second_repeat(tmp_path: Path) -> None:
+    """A trial far below a cheaper one is not stopped on its first repeat's values, but on the paired evidence."""
+    epochs: list[tuple[int, int]] = []
+
+    def fit(model: torch.nn.Module, cfg: TrainConfig, on_epoch, **kwargs) -> TrialResult:
+        for epoch in range(2):
+            epochs.append((cfg.seed, epoch))
+            if on_epoch(epoch, {"map50_95": 0.1}):
+                return TrialResult({"map50_95": 0.1}, 0.1, epoch + 1, 1.0, 1.0, True)
+        return TrialResult({"map50_95": 0.1}, 0.1, 2, 1.0, 1.0, False)
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    cheaper = study.ask()
+    cheaper.set_user_attr(REPEAT_CURVES, [[0.5, 0.6], [0.5, 0.6]])
+    study.tell(cheaper, (0.6, 0.0))
+    evaluate = Evaluate("yolov8n.yaml", fit, None, 10, tmp_path, imgsz=64, early_stop=(0.02, 1, 0.95), repeats=2,
+                        settings=TrainConfig())  # fmt: skip
+    with pytest.raises(optuna.TrialPruned, match=r"stopped at epoch 1 of repeat 2: paired difference"):
+        evaluate(study.ask(), {"21": ("se", {})}, [])
+    assert epochs == [(0, 0), (0, 1), (1, 0)]  # repeat 1 ran in full; repeat 2 stopped after its first epoch

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from search import report, space
-from search.early_stop import CURVE, EarlyStop
+from search.early_stop import CURVE, REPEAT_CURVES, EarlyStop
 from search.errors import UserError
 from search.study import create, make_storage, redact
 
@@ -70,12 +70,13 @@ def test_grid_sampler_enumerates_every_architecture() -> None:
 
 
 def test_early_stop_compares_with_cheaper_completed_trials_only() -> None:
-    refs = [(8.0, [0.10, 0.20, 0.30]), (12.0, [0.50, 0.60, 0.70])]
+    refs = [(8.0, [[0.10, 0.20, 0.30]]), (12.0, [[0.50, 0.60, 0.70]])]
     rule = EarlyStop(cost=9.0, references=refs, margin=0.02, min_epoch=2)
     assert rule.threshold(2) == 0.20  # the 12-GFLOPs trial costs more: not a reference
-    assert not rule.should_stop(1, 0.0)  # before min_epoch
-    assert rule.should_stop(2, 0.17)
-    assert not rule.should_stop(2, 0.19)
+    assert not rule.should_stop(1, [[0.0]])  # before min_epoch
+    assert rule.should_stop(2, [[0.5, 0.17]])
+    assert not rule.should_stop(2, [[0.5, 0.19]])
+    assert not rule.should_stop(2, [[0.5, 0.5], [0.1, 0.0]])  # the raw rule judges the first repeat only
     assert EarlyStop(cost=7.0, references=refs).threshold(1) is None  # nothing cheaper
 
 
@@ -85,7 +86,26 @@ def test_early_stop_reads_completed_trials_of_a_study() -> None:
     trial.set_user_attr(CURVE, [0.4, 0.5])
     study.tell(trial, (0.5, 8.0))
     rule = EarlyStop.for_trial(study, cost=10.0, margin=0.05, min_epoch=1)
-    assert rule.should_stop(1, 0.3) and not rule.should_stop(1, 0.36)
+    assert rule.should_stop(1, [[0.3]]) and not rule.should_stop(1, [[0.36]])
+    trial = study.ask()
+    trial.set_user_attr(CURVE, [0.4])
+    trial.set_user_attr(REPEAT_CURVES, [[0.4], [0.2]])
+    study.tell(trial, (0.3, 9.0))
+    assert EarlyStop.for_trial(study, 10.0, 0.0, 1).references[1] == (9.0, [[0.4], [0.2]])
+
+
+def test_paired_early_stop_needs_evidence_not_one_noisy_value() -> None:
+    """Stop only when the paired differences over the repeats so far are below -margin at the confidence."""
+    refs = [(8.0, [[0.30, 0.40], [0.32, 0.42], [0.31, 0.41]])]
+    rule = EarlyStop(cost=9.0, references=refs, margin=0.02, min_epoch=1, confidence=0.95)
+    assert not rule.should_stop(1, [[0.10]])  # one repeat, far below: still no evidence
+    worse = [[0.25, 0.35], [0.27, 0.36]]  # 0.05 and 0.05 below at epoch 1, at both repeats
+    assert rule.should_stop(1, [worse[0], worse[1][:1]])
+    noisy = [[0.25], [0.36]]  # -0.05 then +0.04: the bound is above -margin
+    assert not rule.should_stop(1, noisy)
+    barely = [[0.29], [0.31]]  # -0.01, -0.01: dominated, but by less than the margin
+    assert not rule.should_stop(1, barely)
+    assert not EarlyStop(cost=7.0, references=refs, confidence=0.95).should_stop(1, [worse[0], worse[1]])  # pricier
 
 
 def test_storage_default_is_a_journal_in_the_run_dir(tmp_path: Path) -> None:
