@@ -56,10 +56,13 @@ def run_search(cfg: DictConfig, run_dir: Path | None = None) -> SearchResult:
 
 
 def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResult:
-    check_search(cfg)  # again here: a multirun's jobs are checked as they start
     run_dir = Path(run_dir or HydraConfig.get().runtime.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     s = cfg.search
+    worker = f"{socket.gethostname()}:{s.worker}"
+    if s.resume:  # first of all: this worker's own trials that died with it need no heartbeat grace
+        fail_own_orphans(s, run_dir, worker)
+    check_search(cfg)  # again here: a multirun's jobs are checked as they start
+    run_dir.mkdir(parents=True, exist_ok=True)
     task = cfg.model.task
     budgets = {"gflops": s.max_gflops, "params": s.max_params}
 
@@ -73,9 +76,6 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
 
     metric = "map50_95" if task == "detect" else "top1"
     study = open_study(cfg, run_dir, site_ids, list(candidates), metric)
-    worker = f"{socket.gethostname()}:{s.worker}"
-    for number in workers.fail_orphans(study, worker):
-        print(f"trial {number}: failed, its process (this worker, {worker}) is gone", file=sys.stderr)
     settings = instantiate(cfg.trainer)
     # the baseline's progress reads "baseline epoch 2/8"; each trial passes its own label
     fit = functools.partial(_runner(task), data=data, cfg=settings, progress=progress, label="baseline")
@@ -121,6 +121,16 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
     for path in files:
         print(f"  {path}")
     return SearchResult(study, run_dir, files, summary, interrupted)
+
+
+def fail_own_orphans(s: DictConfig, run_dir: Path, worker: str) -> None:
+    """Fail at once the running trials of ``worker`` in the study being resumed whose process is gone."""
+    storage = make_storage(s.storage, run_dir, int(s.heartbeat))
+    if s.study_name not in {summary.study_name for summary in optuna.get_all_study_summaries(storage)}:
+        return
+    study = optuna.load_study(study_name=s.study_name, storage=storage)
+    for number in workers.fail_orphans(study, worker):
+        print(f"trial {number}: failed, its process (this worker, {worker}) is gone", file=sys.stderr)
 
 
 def open_study(cfg: DictConfig, run_dir: Path, site_ids: list[str], candidates: list[str], metric: str) -> optuna.Study:
