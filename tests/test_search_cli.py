@@ -155,8 +155,12 @@ def _count(journal: Path, state: str) -> int:
 
 
 def _training(journal: Path) -> bool:
-    """A trial after the baseline is running and has finished one of its epochs."""
-    running = _study(journal).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    """A trial after the baseline is running and has finished one of its epochs (the journal can exist a moment before
+    the study is written into it)."""
+    try:
+        running = _study(journal).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    except KeyError:
+        return False
     return any(t.number > 0 and t.user_attrs.get("curve") for t in running)
 
 
