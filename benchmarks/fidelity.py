@@ -6,8 +6,9 @@ resnet18 on the classification digits, ``CLASSIFY_ARCHS``) is scored twice:
 
 - **reference**: each architecture trained the way a user trains the winner of a search, from scratch for the
   baseline's full schedule (``Task.reference``), blocks as the exported YAML builds them (no residual gate), seeds;
-- **trial**: the search's own trial protocol, as shipped (``conf/trainer``, ``search.baseline_epochs``) or with
-  Hydra overrides: fine-tuned from the cached baseline with identity-initialised blocks, several seeds.
+- **trial**: the search's own trial protocol, as shipped (``conf/trainer``; the baseline's ``search.baseline_epochs``
+  and ``search.baseline_train``) or with Hydra overrides: fine-tuned from the cached baseline with
+  identity-initialised blocks, several seeds.
 
 Seed s of either fixes block initialisation (``torch.manual_seed``), data order and augmentation (``trainer.seed``).
 Every finished run is appended to a CSV at once (``benchmarks/results/``), so an interrupted run resumes where it
@@ -47,7 +48,7 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 from runners import TrainConfig, fit_classification, fit_detection
-from search.baseline import baseline_metrics, baseline_weights
+from search.baseline import baseline_metrics, baseline_settings, baseline_weights
 from search.cost import profile
 from search.data import resolve_data
 from search.evaluate import mark_blocks
@@ -229,7 +230,8 @@ def trial(args: argparse.Namespace) -> None:
     data = resolve_data(cfg.data, cfg.model.task)
     settings = instantiate(cfg.trainer)
     fit = lambda model, cfg: task.fit(model, data, cfg)  # noqa: E731
-    weights = baseline_weights(task.model, task.nc, data, None, fit, settings, int(cfg.search.baseline_epochs))
+    schedule = baseline_settings(settings, int(cfg.search.baseline_epochs), cfg.search.baseline_train)
+    weights = baseline_weights(task.model, task.nc, data, None, fit, schedule)
     command = ["python -m benchmarks.fidelity trial", f"--task {args.task}", *args.overrides, f"--name {args.name}"]
     header = {
         "command": " ".join(command),
@@ -237,7 +239,7 @@ def trial(args: argparse.Namespace) -> None:
         "settings": json.dumps(
             {
                 "trainer": asdict(settings),
-                "baseline_epochs": int(cfg.search.baseline_epochs),
+                "baseline": asdict(schedule),
                 "block_lr_mult": float(cfg.search.block_lr_mult),
             }
         ),

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from search import report, space, workers
-from search.baseline import baseline_weights
+from search.baseline import baseline_settings, baseline_weights
 from search.data import dataset_classes, resolve_data
 from search.errors import UserError
 from search.evaluate import COST_ATTR, Evaluate
@@ -79,7 +79,8 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
     settings = instantiate(cfg.trainer)
     # the baseline's progress reads "baseline epoch 2/8"; each trial passes its own label
     fit = functools.partial(_runner(task), data=data, cfg=settings, progress=progress, label="baseline")
-    weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, settings, s.baseline_epochs)
+    schedule = baseline_settings(settings, s.baseline_epochs, s.baseline_train)
+    weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, schedule)
 
     config = public_config(cfg)
     tracker = Tracker(cfg.logger.name, run_dir, s.study_name, config, **tracker_settings(cfg))
@@ -228,7 +229,7 @@ def result_settings(cfg: DictConfig, metric: str) -> dict[str, Any]:
     config = public_config(cfg)
     search = {key: config["search"][key] for key in ("objective", "imgsz", "block_lr_mult", "repeats")}
     if config["model"].get("weights") is None:  # the baseline is trained for the search
-        search["baseline_epochs"] = config["search"]["baseline_epochs"]
+        search |= {key: config["search"][key] for key in ("baseline_epochs", "baseline_train")}
     return {key: config[key] for key in ("model", "data", "trainer")} | {"search": search, "metric": metric}
 
 

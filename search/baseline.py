@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict, is_dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,26 @@ from search.errors import UserError
 from search.placement import apply
 
 
-def cache_key(model: str, nc: int, data: Path, settings: Any, epochs: int) -> str:
+def baseline_settings(trial: Any, epochs: int, schedule: Mapping[str, Any]) -> Any:
+    """The baseline's own training settings: the trials' (``trainer``) for ``epochs`` (``search.baseline_epochs``), with
+    the from-scratch schedule ``search.baseline_train`` (e.g. a higher ``lr0`` and a warm-up) in place of the trials'
+    fine-tuning recipe. A key that is not a training setting is one ``UserError`` line."""
+    known = {f.name for f in fields(trial)}
+    for key in schedule:
+        if key not in known or key == "epochs":
+            raise UserError(
+                f"search.baseline_train.{key}: not a training setting of the baseline; valid: any trainer key but "
+                "epochs (search.baseline_epochs), e.g. lr0, warmup_epochs"
+            )
+    return replace(trial, epochs=epochs, **schedule)
+
+
+def cache_key(model: str, nc: int, data: Path, settings: Any) -> str:
     """A short hash of everything the baseline's weights depend on."""
     data = Path(data)
     stamp = data.stat().st_mtime_ns if data.exists() else 0
     settings = asdict(settings) if is_dataclass(settings) else dict(settings)
-    text = json.dumps([model, nc, str(data.resolve()), stamp, settings, epochs], sort_keys=True, default=str)
+    text = json.dumps([model, nc, str(data.resolve()), stamp, settings], sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -37,7 +51,6 @@ def baseline_weights(
     weights: str | None,
     fit: Callable[..., Any],
     settings: Any,
-    epochs: int,
     log: Callable[[str], None] = print,
 ) -> Path:
     """The path of the weights trials start from.
@@ -48,8 +61,7 @@ def baseline_weights(
         data: the dataset (part of the cache key).
         weights: the user's checkpoint (``model.weights``), used as is when given.
         fit: ``fit(model, cfg=...)`` trains a model in place.
-        settings: the trial training settings (a dataclass with ``epochs``).
-        epochs: epochs of the baseline training.
+        settings: the baseline's own training settings (a dataclass with ``epochs``), not the trials' fine-tuning.
         log: where progress messages go.
     """
     if weights:
@@ -57,15 +69,15 @@ def baseline_weights(
         if not path.is_file():
             raise UserError(f"model.weights: no such file {str(path)!r}")
         return path
-    path = cache_root() / "baselines" / f"{cache_key(model, nc, data, settings, epochs)}.pt"
+    path = cache_root() / "baselines" / f"{cache_key(model, nc, data, settings)}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         if path.is_file():
             log(f"baseline: reusing {path}")
             return path
-        log(f"baseline: training {model} for {epochs} epochs once (cached at {path})")
+        log(f"baseline: training {model} for {settings.epochs} epochs once (cached at {path})")
         placed = apply(model, {}, nc=nc)
-        result = fit(placed.model, cfg=replace(settings, epochs=epochs))
+        result = fit(placed.model, cfg=settings)
         path.with_suffix(".json").write_text(json.dumps({"history": result.history}))
         tmp = path.with_suffix(".tmp")
         torch.save(placed.model.state_dict(), tmp)

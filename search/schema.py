@@ -61,6 +61,7 @@ class SearchSchema:
     imgsz: int = 160
     seed: int = 0
     baseline_epochs: int = 8
+    baseline_train: dict[str, Any] = field(default_factory=dict)
     block_lr_mult: float = 1.0
     repeats: int = 1
     early_stop: EarlyStopSchema = field(default_factory=EarlyStopSchema)

@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from runners.config import ConfigError
+from search.baseline import baseline_settings
 from search.data import dataset_classes, resolve_data
 from search.errors import UserError
 from search.evaluate import COST_ATTR
@@ -31,6 +32,7 @@ def check_search(cfg: DictConfig) -> None:
     check_placement(cfg)
     check_trainer(cfg)
     check_study(cfg)
+    check_baseline(cfg)
     check_logger(cfg)
     nc = check_data(cfg)
     check_weights(cfg, nc)
@@ -74,6 +76,15 @@ def check_trainer(cfg: DictConfig) -> None:
         instantiate(cfg.trainer).check()
     except ConfigError as err:
         raise UserError(f"trainer.{err}") from None
+
+
+def check_baseline(cfg: DictConfig) -> None:
+    """The baseline's own schedule (``search.baseline_train`` over the trainer): keys and ranges."""
+    s = cfg.search
+    try:
+        baseline_settings(instantiate(cfg.trainer), int(s.baseline_epochs), s.baseline_train).check()
+    except ConfigError as err:
+        raise UserError(f"search.baseline_train.{err}") from None
 
 
 def check_study(cfg: DictConfig) -> None:
