@@ -205,18 +205,27 @@ def plot_png(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str
 def pareto_figure(study: optuna.Study, rows: list[dict[str, Any]], cost: str, metric: str) -> go.Figure:
     """Optuna's Pareto-front plot, cost across and metric up as in pareto.png; hover names each point's architecture.
 
-    The axes are the study's metric names; a star marks the baseline.
+    The axes are the study's metric names; a star marks the baseline. With repeats, each point has an error bar of
+    ±1 standard deviation over its repeats, its hover gives Δ to the baseline with the 95% interval, and a ring marks
+    the points that beat the baseline significantly (as ``pareto.png`` and the summary's ``*``).
     """
     from optuna.visualization import plot_pareto_front
 
     names = _names(study, cost, metric)
     fig = plot_pareto_front(study, targets=lambda t: (t.values[1], t.values[0]), target_names=[names[1], names[0]])
     values = f"<br>{names[0]} %{{y:.4f}}<br>{names[1]} %{{x:.4g}}<extra></extra>"
-    architecture = {r["trial"]: r["architecture"] for r in rows}
+    by_trial = {r["trial"]: r for r in rows}
     for trace in fig.data:  # Optuna's hover text is the trial as indented JSON: keep its number, name the blocks
         numbers = [json.loads(text.replace("<br>", ""))["number"] for text in trace.text or ()]
-        trace.text = [f"trial {n}: {architecture.get(n, '')}" for n in numbers]
+        points = [by_trial.get(n, {}) for n in numbers]
+        trace.text = [
+            f"trial {n}: {r.get('architecture', '')}{_delta_text(r)}" for n, r in zip(numbers, points, strict=True)
+        ]
         trace.hovertemplate = "%{text}" + values
+        trace.error_y = {"type": "data", "array": [r.get("metric_std") or 0.0 for r in points], "thickness": 1}
+        trace.marker.line = {
+            "width": [2 if _beats(r) else 0 for r in points], "color": "black"
+        }  # fmt: skip
     base = _baseline(rows)
     if base:
         fig.add_scatter(
@@ -225,6 +234,22 @@ def pareto_figure(study: optuna.Study, rows: list[dict[str, Any]], cost: str, me
             hovertemplate=f"trial {base['trial']}: baseline" + values, showlegend=False,
         )  # fmt: skip
     return fig.update_layout(title=f"Pareto front: {names[0]} versus {names[1]}")
+
+
+def _beats(row: dict[str, Any]) -> bool:
+    """The row is significantly better than the baseline."""
+    return bool(row.get("significant")) and (row.get("delta") or 0.0) > 0
+
+
+def _delta_text(row: dict[str, Any]) -> str:
+    """Hover text: Δ to the baseline with its interval and corrected p, when tested."""
+    if row.get("delta_low") is None:
+        return ""
+    mark = " *" if _beats(row) else ""
+    return (
+        f"<br>Δ {row['delta']:+.4f} [{row['delta_low']:+.4f}, {row['delta_high']:+.4f}], "
+        f"p (Holm) {row['p_holm']:.3g}{mark}"
+    )
 
 
 def hypervolume_figure(study: optuna.Study, cost: str, metric: str) -> go.Figure:

@@ -112,6 +112,24 @@ def test_paired_deltas_intervals_and_holm_against_an_independent_computation(tmp
     assert f"{se['architecture']} *" in summary
 
 
+def test_the_pareto_page_has_error_bars_and_rings_what_beats_the_baseline(tmp_path: Path) -> None:
+    study = _study(tmp_path, repeats=4)
+    rows = report.trial_rows(study)
+    by_trial = {r["trial"]: r for r in rows}
+    points = {}
+    for trace in report.pareto_figure(study, rows, "gflops", "map50_95").data[:-1]:  # the last one is the star
+        for text, bar, ring in zip(trace.text, trace.error_y.array, trace.marker.line.width, strict=True):
+            points[int(text.split(":")[0].removeprefix("trial "))] = (text, bar, ring)
+    assert set(points) == {t.number for t in study.trials}
+    for number, (text, bar, ring) in points.items():
+        r = by_trial[number]
+        assert bar == pytest.approx(r["metric_std"])
+        assert ring == (2 if r["significant"] and r["delta"] > 0 else 0)
+        if r["architecture"] != "baseline":
+            assert f"Δ {r['delta']:+.4f} [{r['delta_low']:+.4f}, {r['delta_high']:+.4f}]" in text
+    assert sum(ring for _, _, ring in points.values()) == 2  # se alone beats the baseline
+
+
 def test_nothing_beats_the_baseline_is_said_plainly(tmp_path: Path) -> None:
     global SHIFT
     saved, SHIFT = SHIFT, {k: v for k, v in SHIFT.items() if k != "se"}
