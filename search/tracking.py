@@ -84,7 +84,7 @@ class Tracker:
         run.log({"repeat_curves": wandb.plot.line_series(xs=epochs, ys=curves, keys=keys, title="metric per repeat")})
 
     def summary(self, rows: list[dict[str, Any]], front: set[int], cost: str, metric: str, png: Path) -> None:
-        """A summary run with the table of all trials, the Pareto scatter and the front's plot (if it was written).
+        """A summary run with the table of all trials, the Pareto scatter and the front's plots (those written).
 
         Whatever the trials' states; a failure here is one warning line, never the study's exit code.
         """
@@ -108,6 +108,9 @@ class Tracker:
                 image = Path(png).with_name(f"{name}.png")
                 if image.is_file():
                     logged[name] = wandb.Image(str(image))
+            page = Path(png).with_name("pareto.html")  # the interactive front, error bars and significance included
+            if page.is_file():
+                logged["pareto_front"] = wandb.Html(str(page), inject=False)
             run.log(logged)
         finally:
             run.finish()

@@ -71,6 +71,8 @@ def test_wandb_summary_takes_complete_fail_and_pruned_rows(mixed: optuna.Study, 
     table = json.loads(tables[0].read_text())
     states = [row[table["columns"].index("state")] for row in table["data"]]
     assert sorted(states) == sorted(r["state"] for r in rows)
+    pages = list(run.rglob("pareto_front_*.html"))  # the interactive front, its error bars and rings with it
+    assert len(pages) == 1 and pages[0].read_bytes() == (tmp_path / "pareto.html").read_bytes()
     failed = next(row for row in table["data"] if row[table["columns"].index("state")] == "FAIL")
     assert failed[table["columns"].index("metric")] is None
     assert failed[table["columns"].index("reason")] == "RuntimeError: loss is NaN"
