@@ -35,7 +35,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -140,8 +140,9 @@ def read_rows(path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     return header, rows
 
 
-def open_results(path: Path, header: Mapping[str, str]) -> set[tuple[str, int]]:
-    """Create ``path`` with ``header`` or check that its settings equal it; the (arch, seed) pairs already done."""
+def open_results(path: Path, header: Mapping[str, str], fields: Sequence[str] = FIELDS) -> set[tuple[str, int]]:
+    """Create ``path`` with ``header`` and columns ``fields``, or check that its settings equal ``header``'s; the
+    (arch, seed) pairs already done."""
     old, rows = read_rows(path)
     if old:
         differ = [k for k in ("settings", "data") if old.get(k) != header.get(k)]
@@ -151,7 +152,7 @@ def open_results(path: Path, header: Mapping[str, str]) -> set[tuple[str, int]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         f.writelines(f"# {k}: {v}\n" for k, v in header.items())
-        csv.writer(f).writerow(FIELDS)
+        csv.writer(f).writerow(fields)
     return set()
 
 
@@ -167,7 +168,8 @@ def train_one(
     """Train one architecture at one seed: from scratch (``weights`` None) or gated from baseline weights, the blocks
     at ``block_lr_mult`` times the learning rate (``search.block_lr_mult``).
 
-    ``images`` counts training images processed, the cost measure that does not depend on the machine's load.
+    ``images`` counts training images processed, the cost measure that does not depend on the machine's load;
+    ``latency_ms`` is the cost model's single-thread forward time, wall time under that load (not in ``FIELDS``).
     """
     torch.manual_seed(seed)  # block (and, from scratch, network) initialisation
     placed = apply(task.model, blocks, weights=weights, identity_init=weights is not None, nc=task.nc)
@@ -185,6 +187,7 @@ def train_one(
         "train_s": round(result.train_time_s, 1),
         "gflops": float(f"{cost['gflops']:.6g}"),
         "params": int(cost["params"]),
+        "latency_ms": round(cost["latency_ms"], 3),
     }
 
 
@@ -196,7 +199,7 @@ def run(path: Path, header: dict[str, str], task: Task, seeds: Iterable[int], tr
         start = time.perf_counter()
         row = {"arch": name, **train(task.archs[name], seed)}
         with path.open("a", newline="") as f:
-            csv.DictWriter(f, FIELDS).writerow(row)
+            csv.DictWriter(f, FIELDS, extrasaction="ignore").writerow(row)
         took = time.perf_counter() - start
         print(f"[{i}/{len(todo)}] {name} seed {seed}: {task.metrics[0]} {row['metric']:.4f} ({took:.0f} s)", flush=True)
 
@@ -223,31 +226,49 @@ def reference(args: argparse.Namespace) -> None:
     run(csv_path("reference", args.task), header, task, args.seeds, train)
 
 
-def trial(args: argparse.Namespace) -> None:
-    """Score every architecture with the trial protocol (shipped, or with the given overrides)."""
-    task = TASKS[args.task]
-    cfg = compose_config([*task.overrides, *args.overrides])
+@dataclass(frozen=True)
+class Protocol:
+    """A trial protocol, set up: its training settings, data, the cached baseline it starts from, the blocks'
+    learning-rate multiplier, and the ``header`` (date, settings, data, starting baseline's metric) of its CSVs."""
+
+    task: Task
+    settings: TrainConfig
+    data: Path
+    weights: Path
+    block_lr_mult: float
+    header: dict[str, str]
+
+    def train(self, blocks: dict[int | str, str], seed: int) -> dict[str, Any]:
+        """One architecture at one seed, as a search's trial trains it (to the last epoch)."""
+        return train_one(self.task, blocks, seed, self.data, self.settings, self.weights, self.block_lr_mult)
+
+
+def protocol(task: Task, overrides: Iterable[str] = ()) -> Protocol:
+    """The search's trial protocol for ``task`` (shipped, or with Hydra ``overrides``); trains and caches the baseline
+    it starts from as the search would, if it is not cached yet."""
+    cfg = compose_config([*task.overrides, *overrides])
     data = resolve_data(cfg.data, cfg.model.task)
     settings = instantiate(cfg.trainer)
     fit = lambda model, cfg: task.fit(model, data, cfg)  # noqa: E731
     schedule = baseline_settings(settings, int(cfg.search.baseline_epochs), cfg.search.baseline_train)
     weights = baseline_weights(task.model, task.nc, data, None, fit, schedule)
-    command = ["python -m benchmarks.fidelity trial", f"--task {args.task}", *args.overrides, f"--name {args.name}"]
+    mult = float(cfg.search.block_lr_mult)
     header = {
-        "command": " ".join(command),
         "date": date.today().isoformat(),
-        "settings": json.dumps(
-            {
-                "trainer": asdict(settings),
-                "baseline": asdict(schedule),
-                "block_lr_mult": float(cfg.search.block_lr_mult),
-            }
-        ),
+        "settings": json.dumps({"trainer": asdict(settings), "baseline": asdict(schedule), "block_lr_mult": mult}),
         "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
         "baseline_metric": f"{baseline_metrics(weights).get(task.metrics[0], float('nan')):.5f}",
     }
-    train = lambda b, s: train_one(task, b, s, data, settings, weights, float(cfg.search.block_lr_mult))  # noqa: E731
-    run(csv_path("trial", args.task, args.name), header, task, args.seeds, train)
+    return Protocol(task, settings, data, weights, mult, header)
+
+
+def trial(args: argparse.Namespace) -> None:
+    """Score every architecture with the trial protocol (shipped, or with the given overrides)."""
+    task = TASKS[args.task]
+    setup = protocol(task, args.overrides)
+    command = ["python -m benchmarks.fidelity trial", f"--task {args.task}", *args.overrides, f"--name {args.name}"]
+    header = {"command": " ".join(command), **setup.header}
+    run(csv_path("trial", args.task, args.name), header, task, args.seeds, setup.train)
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

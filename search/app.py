@@ -26,7 +26,7 @@ from search.evaluate import COST_ATTR, Evaluate
 from search.logs import quiet
 from search.objective import Objective
 from search.placement import sites
-from search.study import create, keep_settings, make_storage, redact
+from search.study import create, keep_settings, make_sampler, make_storage, redact
 from search.tracking import Tracker
 from search.validate import check_search
 
@@ -141,10 +141,7 @@ def open_study(cfg: DictConfig, run_dir: Path, site_ids: list[str], candidates: 
     """
     s = cfg.search
     storage = make_storage(s.storage, run_dir, int(s.heartbeat))
-    if s.sampler._target_.endswith("GridSampler"):
-        sampler = instantiate(s.sampler, search_space=space.grid(site_ids, candidates, int(s.max_blocks)))
-    else:
-        sampler = instantiate(s.sampler)
+    sampler = make_sampler(s.sampler, site_ids, candidates, int(s.max_blocks))
     study = create(storage, s.study_name, sampler, bool(s.resume))
     if keep_settings(study, result_settings(cfg, metric)):
         with warnings.catch_warnings():

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import optuna
 import sqlalchemy.exc
+from hydra.utils import instantiate
 from optuna.storages import BaseStorage
 from optuna.storages.journal import JournalFileBackend
 
+from search import space
 from search.errors import UserError
 from search.heartbeat import HeartbeatJournalStorage, ReasonedRDBStorage
 from search.workers import INTERNAL
@@ -68,6 +70,16 @@ def redact(url: str | None) -> str | None:
     creds, host = rest.rsplit("@", 1)
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def make_sampler(
+    spec: Any, sites: Sequence[str], blocks: Sequence[str], max_blocks: int, **kwargs: Any
+) -> optuna.samplers.BaseSampler:
+    """The sampler of a ``search.sampler`` config; a grid sampler gets the space's grid (``search.space.grid``).
+    ``kwargs`` go to the sampler too (e.g. a replay's ``seed``)."""
+    if spec._target_.endswith("GridSampler"):
+        kwargs["search_space"] = space.grid(list(sites), list(blocks), max_blocks)
+    return instantiate(spec, **kwargs)
 
 
 def create(storage: BaseStorage, name: str, sampler: optuna.samplers.BaseSampler, resume: bool) -> optuna.Study:
