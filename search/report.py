@@ -283,7 +283,7 @@ def _baseline(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 def summary_table(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str) -> str:
     """A text table of the front with the paired change against the baseline, and a sentence on what is significant."""
     base = _baseline(rows)
-    head = f"{'trial':>5}  {metric:>9}  {'± std':>7}  {'Δ':>7}  {'95% CI of Δ':>17}  {'p (Holm)':>8}  {cost:>9}"
+    head = f"{'trial':>5}  {metric:>9}  {'± std':>7}  {'Δ':>7}  {'95% CI of Δ':>18}  {'p (Holm)':>8}  {cost:>9}"
     lines = [f"{head}  architecture"]
     for r in sorted((r for r in rows if r["trial"] in front), key=lambda r: r[cost]):
         delta = f"{r['delta']:+.4f}" if r.get("delta") is not None else ("+0.0000" if r is base else "—")
@@ -292,7 +292,7 @@ def summary_table(rows: list[dict[str, Any]], front: set[int], cost: str, metric
         std = f"{r['metric_std']:.4f}" if r.get("metric_std") is not None else "—"
         mark = " *" if r.get("significant") and r["delta"] > 0 else ""
         lines.append(
-            f"{r['trial']:>5}  {r['metric']:>9.4f}  {std:>7}  {delta:>7}  {ci:>17}  {p:>8}  {r[cost]:>9.4g}  "
+            f"{r['trial']:>5}  {r['metric']:>9.4f}  {std:>7}  {delta:>7}  {ci:>18}  {p:>8}  {r[cost]:>9.4g}  "
             f"{r['architecture']}{mark}"
         )
     return "\n".join([*lines, "", verdict(rows)])

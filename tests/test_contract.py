@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 import modules
+from modules.gate import ResidualGate
 
 KEYS = modules.available()
 CONF = Path(__file__).resolve().parents[1] / "conf" / "attn"
@@ -151,6 +152,26 @@ def test_gate_opened_the_block_changes_its_input(key: str) -> None:
                 p.fill_(1.0)
         assert torch.allclose(gated(x), gated.block(x), atol=1e-6)  # γ = 1: exactly the block
         assert (gated(x) - x).abs().max() > 1e-3  # and the block is not an identity itself
+
+
+def test_residual_gate_interpolates_between_input_and_block() -> None:
+    """y = x + γ·(f(x) − x): with f(x) = 3x and γ = 0.25, y = 1.5x exactly; γ is one learnable zero at the start."""
+
+    class Triple(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 3 * x
+
+    block = Triple()
+    gate = ResidualGate(block)
+    assert gate.block is block
+    assert [(n, tuple(p.shape), p.item(), p.requires_grad) for n, p in gate.named_parameters()] == [
+        ("gamma", (1,), 0.0, True)
+    ]
+    x = torch.tensor([[1.0, -2.0], [4.0, 0.5]])
+    assert torch.equal(gate(x), x)
+    with torch.no_grad():
+        gate.gamma.fill_(0.25)
+    assert torch.equal(gate(x), 1.5 * x)
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 from scipy import stats as scipy_stats
@@ -16,6 +17,7 @@ from search.stats import (
     spearman,
     split_half_kendall,
     top_k_overlap,
+    upper_bound,
 )
 
 
@@ -72,3 +74,65 @@ def test_reliability_of_seed_means() -> None:
     seed_sd, between_sd, icc = reliability([[0.5, 1.5], [1.5, 2.5]])
     assert (seed_sd, between_sd, icc) == (pytest.approx(math.sqrt(0.5)), pytest.approx(0.5), pytest.approx(0.5))
     assert all(math.isnan(v) for v in reliability([[0.3], [0.4]]))  # one seed each: no seed variance to pool
+
+
+def test_partial_kendall_removes_what_z_explains() -> None:
+    """With z correlated with both x and y, the correction uses τ_xz and τ_yz; checked against scipy's τ."""
+    x, y, z = [1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 1.0, 4.0, 3.0, 5.0], [1.0, 3.0, 2.0, 5.0, 4.0]
+    tau = lambda a, b: scipy_stats.kendalltau(a, b).statistic  # noqa: E731
+    xy, xz, yz = tau(x, y), tau(x, z), tau(y, z)
+    assert (xy, xz, yz) == (pytest.approx(0.6), pytest.approx(0.6), pytest.approx(0.2))  # 8, 8 and 6 of 10 concordant
+    assert partial_kendall(x, y, z) == pytest.approx((0.6 - 0.6 * 0.2) / math.sqrt((1 - 0.36) * (1 - 0.04)))
+
+
+def test_top_k_takes_the_highest_and_defaults_to_three() -> None:
+    x, y = [5.0, 4.0, 3.0, 2.0, 1.0], [5.0, 4.0, 1.0, 2.0, 3.0]
+    assert top_k_overlap(x, y, k=2) == 2  # {0, 1} both times; the lowest two would share only index 3
+    assert top_k_overlap(x, y) == 2  # k = 3: {0, 1, 2} and {0, 1, 4}
+    assert top_k_overlap(x, y, k=4) == 3
+
+
+def test_split_half_over_every_split_of_an_odd_seed_count() -> None:
+    # three seeds: splits {0}|{1,2}, {1}|{0,2}, {2}|{0,1}; architecture 1 wins seeds 0 and 1, architecture 0 seed 2
+    scores = [[0.0, 0.0, 3.0], [1.0, 1.0, 0.0]]
+    # means: split {0}: (0 vs 1.5), (1 vs 0.5) -> -1; split {1}: same -> -1; split {2}: (3 vs 0), (0 vs 1) -> -1
+    assert split_half_kendall(scores) == pytest.approx(-1.0)
+    three = [[0.1, 0.2, 0.3], [0.2, 0.3, 0.4], [0.35, 0.05, 0.5]]
+    halves = [([0], [1, 2]), ([1], [0, 2]), ([2], [0, 1])]
+    expected = [
+        scipy_stats.kendalltau(
+            [sum(r[s] for s in h) / len(h) for r in three], [sum(r[s] for s in rest) / len(rest) for r in three]
+        ).statistic
+        for h, rest in halves
+    ]
+    assert split_half_kendall(three) == pytest.approx(sum(expected) / 3)
+
+
+def test_reliability_pools_unequal_groups_and_edge_cases() -> None:
+    # groups of 2 and 3 values: pooled seed variance = (SS_1 + SS_2) / (N - groups) = (0.5 + 2) / 3
+    groups = [[0.0, 1.0], [1.0, 2.0, 3.0]]
+    seed_var, k = (0.5 + 2.0) / 3, 2.5
+    between = max(((0.5 - 1.25) ** 2 + (2.0 - 1.25) ** 2) - seed_var / k, 0.0)  # variance of the two means: 1.125
+    seed_sd, between_sd, icc = reliability(groups)
+    assert seed_sd == pytest.approx(math.sqrt(seed_var)) and between_sd == pytest.approx(math.sqrt(between))
+    assert icc == pytest.approx(between / (between + seed_var / k))
+    assert reliability([*groups, []]) == reliability(groups)  # an architecture without scores is not a group
+    # a single-seed architecture adds a mean (and lowers k) but no seed variance
+    seed_sd, between_sd, icc = reliability([[0.0, 1.0], [2.0, 3.0], [4.0]])
+    seed_var, k, means = 0.5, 5 / 3, [0.5, 2.5, 4.0]
+    m = sum(means) / 3
+    between = sum((v - m) ** 2 for v in means) / 2 - seed_var / k
+    assert (seed_sd, between_sd) == (pytest.approx(math.sqrt(seed_var)), pytest.approx(math.sqrt(between)))
+    assert icc == pytest.approx(between / (between + seed_var / k))
+    # between = seed variance = 3 exactly (means 1, 3, 5 with variance 4, less 3 / k for k = 3): reliability 3 / 4
+    assert reliability([[0.0, 0.0, 3.0], [2.0, 2.0, 5.0], [4.0, 4.0, 7.0]]) == (math.sqrt(3.0), math.sqrt(3.0), 0.75)
+    assert reliability([[1.0, 1.0], [1.0, 1.0]]) == (0.0, 0.0, 0.0)  # no spread at all: nothing to tell apart
+    assert all(math.isnan(v) for v in reliability([[0.0, 1.0]]))  # one architecture: no between variance
+
+
+def test_upper_bound_is_the_one_sided_t_bound() -> None:
+    values = [1.0, 2.0, 4.0]
+    mean, sd = 7 / 3, statistics.stdev(values)
+    assert upper_bound(values) == pytest.approx(mean + scipy_stats.t.ppf(0.95, 2) * sd / math.sqrt(3))
+    assert upper_bound(values, 0.8) == pytest.approx(mean + scipy_stats.t.ppf(0.8, 2) * sd / math.sqrt(3))
+    assert upper_bound([-0.25, -0.25]) == -0.25  # no spread: the mean itself
