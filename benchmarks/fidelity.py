@@ -8,7 +8,7 @@ resnet18 on the classification digits, ``CLASSIFY_ARCHS``) is scored twice:
   baseline's full schedule (``Task.reference``), blocks as the exported YAML builds them (no residual gate), seeds;
 - **trial**: the search's own trial protocol, as shipped (``conf/trainer``; the baseline's ``search.baseline_epochs``
   and ``search.baseline_train``) or with Hydra overrides: fine-tuned from the cached baseline with
-  identity-initialised blocks, several seeds.
+  identity-initialised (gated) blocks or, with ``search.gate=false``, blocks straight on the data path; several seeds.
 
 Seed s of either fixes block initialisation (``torch.manual_seed``), data order and augmentation (``trainer.seed``).
 Every finished run is appended to a CSV at once (``benchmarks/results/``), so an interrupted run resumes where it
@@ -164,15 +164,16 @@ def train_one(
     cfg: TrainConfig,
     weights: Path | None,
     block_lr_mult: float = 1.0,
+    gate: bool = True,
 ) -> dict[str, Any]:
-    """Train one architecture at one seed: from scratch (``weights`` None) or gated from baseline weights, the blocks
-    at ``block_lr_mult`` times the learning rate (``search.block_lr_mult``).
+    """Train one architecture at one seed: from scratch (``weights`` None) or from baseline weights, the blocks gated
+    (``search.gate``) or not, at ``block_lr_mult`` times the learning rate (``search.block_lr_mult``).
 
     ``images`` counts training images processed, the cost measure that does not depend on the machine's load;
     ``latency_ms`` is the cost model's single-thread forward time, wall time under that load (not in ``FIELDS``).
     """
     torch.manual_seed(seed)  # block (and, from scratch, network) initialisation
-    placed = apply(task.model, blocks, weights=weights, identity_init=weights is not None, nc=task.nc)
+    placed = apply(task.model, blocks, weights=weights, identity_init=weights is not None and gate, nc=task.nc)
     mark_blocks(placed.model, block_lr_mult)
     cost = profile(placed.model, cfg.imgsz, key=placed.key)
     result = task.fit(placed.model, data, replace(cfg, seed=seed))
@@ -236,11 +237,12 @@ class Protocol:
     data: Path
     weights: Path
     block_lr_mult: float
+    gate: bool
     header: dict[str, str]
 
     def train(self, blocks: dict[int | str, str], seed: int) -> dict[str, Any]:
         """One architecture at one seed, as a search's trial trains it (to the last epoch)."""
-        return train_one(self.task, blocks, seed, self.data, self.settings, self.weights, self.block_lr_mult)
+        return train_one(self.task, blocks, seed, self.data, self.settings, self.weights, self.block_lr_mult, self.gate)
 
 
 def protocol(task: Task, overrides: Iterable[str] = ()) -> Protocol:
@@ -252,14 +254,15 @@ def protocol(task: Task, overrides: Iterable[str] = ()) -> Protocol:
     fit = lambda model, cfg: task.fit(model, data, cfg)  # noqa: E731
     schedule = baseline_settings(settings, int(cfg.search.baseline_epochs), cfg.search.baseline_train)
     weights = baseline_weights(task.model, task.nc, data, None, fit, schedule)
-    mult = float(cfg.search.block_lr_mult)
+    mult, gate = float(cfg.search.block_lr_mult), bool(cfg.search.gate)
+    recorded = {"trainer": asdict(settings), "baseline": asdict(schedule), "block_lr_mult": mult, "gate": gate}
     header = {
         "date": date.today().isoformat(),
-        "settings": json.dumps({"trainer": asdict(settings), "baseline": asdict(schedule), "block_lr_mult": mult}),
+        "settings": json.dumps(recorded),
         "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
         "baseline_metric": f"{baseline_metrics(weights).get(task.metrics[0], float('nan')):.5f}",
     }
-    return Protocol(task, settings, data, weights, mult, header)
+    return Protocol(task, settings, data, weights, mult, gate, header)
 
 
 def trial(args: argparse.Namespace) -> None:

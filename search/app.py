@@ -97,6 +97,7 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
         metric=metric,
         seed=int(cfg.trainer.seed),
         block_lr_mult=float(s.block_lr_mult),
+        gate=bool(s.gate),
         repeats=int(s.repeats),
         settings=settings,
     )
@@ -224,7 +225,7 @@ def tracker_settings(cfg: DictConfig) -> dict[str, Any]:
 def result_settings(cfg: DictConfig, metric: str) -> dict[str, Any]:
     """What a trial's values depend on besides its blocks: model, data, training, baseline weights, metric and cost."""
     config = public_config(cfg)
-    search = {key: config["search"][key] for key in ("objective", "imgsz", "block_lr_mult", "repeats")}
+    search = {key: config["search"][key] for key in ("objective", "imgsz", "block_lr_mult", "gate", "repeats")}
     if config["model"].get("weights") is None:  # the baseline is trained for the search
         search |= {key: config["search"][key] for key in ("baseline_epochs", "baseline_train")}
     return {key: config[key] for key in ("model", "data", "trainer")} | {"search": search, "metric": metric}

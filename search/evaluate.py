@@ -17,6 +17,7 @@ from typing import Any
 import optuna
 import torch
 
+from modules import available, block_class
 from modules.gate import ResidualGate
 from runners.module import LR_MULT
 from search import space
@@ -46,6 +47,8 @@ class Evaluate:
         metric: the runner's validation metric the search maximises (``map50_95`` or ``top1``).
         seed: seed of the inserted blocks' initialisation (data order and augmentation follow the runner's seed).
         block_lr_mult: learning-rate multiplier of the inserted blocks' parameters (gates included).
+        gate: insert each block in a zero-initialised residual gate (the trial starts equal to the baseline); False:
+            as the exported YAML builds it, straight on the data path.
         repeats: trainings of the architecture; repeat k uses seed ``seed + k`` for the blocks' weights, data order and
             augmentation, as repeat k of every other architecture does (common random numbers), and the value is
             their mean. Early stopping and the trial's logger run (W&B, CSV) follow repeat 0.
@@ -64,6 +67,7 @@ class Evaluate:
     metric: str = "map50_95"
     seed: int = 0
     block_lr_mult: float = 1.0
+    gate: bool = True
     repeats: int = 1
     settings: Any = None
 
@@ -135,7 +139,7 @@ class Evaluate:
     def _place(self, blocks: dict[int | str, Any], repeat: int) -> Any:
         """The architecture from the baseline weights, its blocks initialised by the repeat's seed."""
         torch.manual_seed(self.seed + repeat)  # the same blocks' weights for every architecture at a repeat
-        placed = apply(self.model, blocks, weights=self.weights, identity_init=True, nc=self.nc)
+        placed = apply(self.model, blocks, weights=self.weights, identity_init=self.gate, nc=self.nc)
         mark_blocks(placed.model, self.block_lr_mult)
         return placed
 
@@ -167,18 +171,22 @@ class Evaluate:
 
 
 def mark_blocks(model: torch.nn.Module, lr_mult: float) -> int:
-    """Give the parameters of every inserted (gated) block the runner's ``lr_mult``; returns how many were marked.
+    """Give the parameters of every inserted block (gated, or a zoo block itself) the runner's ``lr_mult``; returns
+    how many were marked.
 
-    The baseline's weights are trained already and should move gently; the blocks start at the identity and must
-    learn within a short trial.
+    The baseline's weights are trained already and should move gently; the blocks are new and must learn within a
+    short trial. A zoo class is matched exactly, so a model's own modules of a parent class (ultralytics' ``PSA`` in
+    YOLO11) are not new blocks.
     """
+    zoo = {block_class(key) for key in available()}
     marked = 0
     if lr_mult != 1.0:
         for module in model.modules():
-            if isinstance(module, ResidualGate):
+            if isinstance(module, ResidualGate) or type(module) in zoo:
                 for p in module.parameters():
-                    setattr(p, LR_MULT, lr_mult)
-                    marked += 1
+                    if getattr(p, LR_MULT, None) is None:  # a gated block's parameters are the gate's already
+                        setattr(p, LR_MULT, lr_mult)
+                        marked += 1
     return marked
 
 

@@ -63,6 +63,7 @@ class SearchSchema:
     baseline_epochs: int = 8
     baseline_train: dict[str, Any] = field(default_factory=dict)
     block_lr_mult: float = 1.0
+    gate: bool = True
     repeats: int = 1
     early_stop: EarlyStopSchema = field(default_factory=EarlyStopSchema)
     max_failures: int = 2

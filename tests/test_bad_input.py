@@ -101,6 +101,7 @@ SEARCH_CASES = [
     (["search.max_failures=0"], "search.max_failures", "at least 1"),
     (["search.repeats=0"], "search.repeats", "at least 1"),
     (["search.block_lr_mult=0"], "search.block_lr_mult", "above 0"),
+    (["search.gate=maybe"], "search.gate", "true, false"),
     (["search.heartbeat=0"], "search.heartbeat", "at least 1"),
     (["search.resume=maybe"], "search.resume", "true, false"),
     (["search.sample_hparams=maybe"], "search.sample_hparams", "true, false"),
