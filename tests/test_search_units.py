@@ -275,6 +275,8 @@ def test_write_front_reads_the_named_study_and_writes_its_outputs(
         return metric, gflops / 8
 
     study.optimize(objective, n_trials=3)
+    other = create(make_storage(str(journal), tmp_path), "t", optuna.samplers.RandomSampler(1), resume=False)
+    other.optimize(_fake_objective, n_trials=1)  # another study in the same journal
     monkeypatch.setattr("search.tracking.Tracker", _Tracker)
     _Tracker.made.clear()
     cfg = OmegaConf.create(
@@ -298,16 +300,26 @@ def test_write_front_reads_the_named_study_and_writes_its_outputs(
     assert capsys.readouterr().out == f"s: 3 trials\n{summary}\n\nWritten to {out}:\n{listing}"
 
 
-def test_write_front_without_metric_names_uses_the_objective(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_front_without_metric_names_uses_the_objective(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     journal = tmp_path / "study.journal"
     study = create(make_storage(str(journal), tmp_path), "s", optuna.samplers.RandomSampler(1), resume=False)
-    study.optimize(_fake_objective, n_trials=2)
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        metric, gflops = _fake_objective(trial)
+        trial.set_user_attr("latency_ms", 2 * gflops)
+        return metric, 2 * gflops
+
+    study.optimize(objective, n_trials=2)
     monkeypatch.setattr("search.tracking.Tracker", _Tracker)
     _Tracker.made.clear()
-    cfg = OmegaConf.create({"search": {"storage": str(journal), "study_name": "s", "objective": "gflops"},
+    cfg = OmegaConf.create({"search": {"storage": str(journal), "study_name": "s", "objective": "latency_ms"},
                             "logger": {"name": "none"}})  # fmt: skip
     pareto.write_front(cfg, tmp_path / "out")
-    assert _Tracker.made[1][2:4] == ("gflops", "metric")
+    assert _Tracker.made[1][2:4] == ("latency_ms", "metric")  # a cost that names its column itself keeps its name
+    header = capsys.readouterr().out.splitlines()[1]  # the summary's, after "s: 2 trials"
+    assert header.startswith("trial     metric") and header.endswith("latency_ms  architecture")
     head = (tmp_path / "out" / "trials.csv").read_text().splitlines()[0]
     assert head.startswith("trial,state,architecture,metric,")
 

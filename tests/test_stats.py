@@ -136,3 +136,16 @@ def test_upper_bound_is_the_one_sided_t_bound() -> None:
     assert upper_bound(values) == pytest.approx(mean + scipy_stats.t.ppf(0.95, 2) * sd / math.sqrt(3))
     assert upper_bound(values, 0.8) == pytest.approx(mean + scipy_stats.t.ppf(0.8, 2) * sd / math.sqrt(3))
     assert upper_bound([-0.25, -0.25]) == -0.25  # no spread: the mean itself
+
+
+def test_paired_without_enough_repeats_and_without_spread() -> None:
+    empty = paired([], [])
+    assert empty.n == 0 and all(math.isnan(v) for v in (empty.delta, empty.low, empty.high, empty.p_value))
+    one = paired([0.3], [0.2])
+    assert one.n == 1 and all(math.isnan(v) for v in (one.low, one.high, one.p_value))
+    shifted = paired([0.25, 0.5], [0.0, 0.25])  # the same difference at both repeats: certain, p = 0
+    assert (shifted.n, shifted.delta, shifted.low, shifted.high, shifted.p_value) == (2, 0.25, 0.25, 0.25, 0.0)
+
+
+def test_holm_never_exceeds_one() -> None:
+    assert holm([0.6, 0.7]) == [1.0, 1.0]  # 2 x 0.6 would be 1.2

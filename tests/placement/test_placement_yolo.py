@@ -110,6 +110,7 @@ def test_yolov8n_catalog_exactly() -> None:
     assert cat.sites == tuple(
         [Site(i, "backbone", *row) for i, row in enumerate(backbone)] + [Site(i, "neck", *r) for i, r in neck.items()]
     )
+    assert all(type(s.stride) is int for s in cat.sites)
     every = (*range(10), 12, 15, 16, 18, 19, 21)
     assert dict(cat.named) == {
         "backbone": ("sites of the backbone", tuple(range(10))),
@@ -133,7 +134,7 @@ def test_insert_rewires_every_kind_of_source() -> None:
     d = {
         "nc": 2,
         "backbone": [[-1, 1, "Conv", [16, 3, 2]], [-1, 1, "Conv", [32, 3, 2]]],
-        "head": [[-1, 1, "Conv", [32, 3, 1]], [[-2, 2], 1, "Concat", [1]], [[3, 1], 1, "Detect", ["nc"]]],
+        "head": [[-1, 1, "Conv", [32, 3, 1]], [[-2, 2], 1, "Concat", [1]], [[3, 1, 0], 1, "Detect", ["nc"]]],
     }
     new, index = insert(d, {1: ("se", {}), 2: ("cbam", {"reduction": 8})}, gate=True)
     assert index == [0, 1, 3, 5, 6]
@@ -147,7 +148,7 @@ def test_insert_rewires_every_kind_of_source() -> None:
         [-1, 1, "Conv", [32, 3, 1]],
         [-1, 1, "AttnBlock", ["c2", "cbam", {"reduction": 8}, True]],
         [[2, 4], 1, "Concat", [1]],  # -2 of row 3 was row 1: now the block after it; 2 is now the block after 2
-        [[5, 2], 1, "Detect", ["nc"]],
+        [[5, 2, 0], 1, "Detect", ["nc"]],  # absolute sources, row 0 included
     ]
     new["head"][2][3].append("changed")
     assert d["head"][1][3] == [1]  # the rows' arguments are copies
