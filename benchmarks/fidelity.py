@@ -23,7 +23,7 @@ Usage (from the repository root; one training at a time)::
 
     python -m benchmarks.fidelity reference            # train what the reference CSV lacks (hours on 2 CPU cores)
     python -m benchmarks.fidelity trial [overrides]    # the shipped protocol, or e.g. trainer.lr0=0.0005 --name lr5e-4
-    python -m benchmarks.fidelity report [--name default]
+    python -m benchmarks.fidelity report [--name default ft ...]   # protocols side by side
 """
 
 from __future__ import annotations
@@ -294,60 +294,73 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def report(args: argparse.Namespace) -> str:
-    """The fidelity table of protocol ``args.name`` against the reference."""
+    """The fidelity table of the protocols ``args.name`` (one column each) against the reference."""
     task = TASKS[args.task]
     _, ref_rows = read_rows(csv_path("reference", args.task))
-    header, trial_rows = read_rows(csv_path("trial", args.task, args.name))
-    ref, tri = summarise(ref_rows), summarise(trial_rows)
-    names = [n for n in task.archs if n in ref and n in tri]
+    ref = summarise(ref_rows)
+    protocols = {}
+    for name in args.name:
+        header, rows = read_rows(csv_path("trial", args.task, name))
+        protocols[name] = (header, summarise(rows))
     metric = task.metrics[0]
-    lines = [
-        f"protocol {args.name!r}: {header.get('command', 'not run yet')}",
+    cell = lambda s: (  # noqa: E731
+        "—" if not s else f"{s['mean']:.4f} (n=1)" if len(s["values"]) == 1 else
+        f"{s['mean']:.4f} ± {s['std']:.4f} (n={len(s['values'])})"
+    )  # fmt: skip
+    lines = [f"protocol {n!r}: {h.get('command', 'not run yet')}" for n, (h, _) in protocols.items()]
+    lines += [
         "",
-        f"| architecture | GFLOPs | reference {metric} | trial {metric} |",
-        "|---|---:|---:|---:|",
+        f"| architecture | GFLOPs | reference {metric} | " + " | ".join(f"{n} {metric}" for n in protocols) + " |",
+        "|---|---:|---:|" + "---:|" * len(protocols),
     ]
     for n in task.archs:
-        r, t = ref.get(n), tri.get(n)
-        cell = lambda s: (  # noqa: E731
-            "—" if not s else f"{s['mean']:.4f} (n=1)" if len(s["values"]) == 1 else
-            f"{s['mean']:.4f} ± {s['std']:.4f} (n={len(s['values'])})"
-        )  # fmt: skip
-        lines.append(f"| {n} | {(r or t or {}).get('gflops', float('nan')):.4f} | {cell(r)} | {cell(t)} |")
+        r = ref.get(n)
+        trials = [tri.get(n) for _, tri in protocols.values()]
+        gflops = next((s["gflops"] for s in (r, *trials) if s), float("nan"))
+        lines.append(f"| {n} | {gflops:.4f} | {cell(r)} | " + " | ".join(cell(t) for t in trials) + " |")
     ref_names = [n for n in task.archs if n in ref]
     if len(ref_names) >= 2:
         seed_sd, between_sd, icc = reliability([ref[n]["values"] for n in ref_names])
+        seeds = min(len(ref[n]["values"]) for n in ref_names)
         lines += [
             "",
             f"reference: {sum(len(ref[n]['values']) for n in ref_names)} runs of {len(ref_names)} architectures; "
             f"seed σ {seed_sd:.4f} (pooled), σ between architectures {between_sd:.4f}, "
-            f"reliability of their means {icc:.2f} (intraclass correlation)",
+            f"reliability of their means {icc:.2f} (intraclass correlation); split-half Kendall τ ({seeds} seeds) "
+            f"{split_half_kendall([ref[n]['values'][:seeds] for n in ref_names]):.3f}",
         ]
-    if len(names) >= 3:
-        x, y, z = ([tri[n]["mean"] for n in names], [ref[n]["mean"] for n in names], [ref[n]["gflops"] for n in names])
-        seeds = min(len(ref[n]["values"]) for n in names)
-        half = split_half_kendall([ref[n]["values"][:seeds] for n in names])
-        cost = statistics.fmean(tri[n]["images"] for n in names) / statistics.fmean(ref[n]["images"] for n in names)
-        sigma = max(tri[n]["std"] for n in names)
-        lines += [
-            "",
-            "| measure | value |",
-            "|---|---:|",
-            f"| architectures in both | {len(names)} |",
-            f"| reference split-half Kendall τ ({seeds} seeds) | {half:.3f} |",
-            f"| Kendall τ, trial vs reference | {kendall(x, y):.3f} |",
-            f"| Spearman ρ, trial vs reference | {spearman(x, y):.3f} |",
-            f"| partial τ, GFLOPs controlled | {partial_kendall(x, y, z):.3f} |",
-            f"| Kendall τ, GFLOPs alone vs reference | {kendall([-v for v in z], y):.3f} |",
-            f"| top-3 overlap | {top_k_overlap(x, y, 3)}/3 |",
-            f"| largest trial σ over seeds | {sigma:.4f} |",
-            f"| trial cost / reference cost (training images) | {cost:.3f} |",
-        ]
-        if "baseline" in tri and "baseline_metric" in header:
-            start = float(header["baseline_metric"])
-            low = min(min(c) for c in tri["baseline"]["curves"])
-            lines.append(f"| baseline trials: lowest epoch − starting baseline ({start:.4f}) | {low - start:+.4f} |")
+    measures = {name: _measures(task, ref, header, tri) for name, (header, tri) in protocols.items()}
+    if any(measures.values()):
+        keys = next(m for m in measures.values() if m)
+        lines += ["", "| measure | " + " | ".join(protocols) + " |", "|---|" + "---:|" * len(protocols)]
+        lines += [f"| {k} | " + " | ".join(m.get(k, "—") for m in measures.values()) + " |" for k in keys]
     return "\n".join(lines)
+
+
+def _measures(
+    task: Task, ref: dict[str, dict[str, Any]], header: dict[str, str], tri: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """One protocol's rank and noise measures against the reference ({} below 3 common architectures)."""
+    names = [n for n in task.archs if n in ref and n in tri]
+    if len(names) < 3:
+        return {}
+    x, y, z = ([tri[n]["mean"] for n in names], [ref[n]["mean"] for n in names], [ref[n]["gflops"] for n in names])
+    cost = statistics.fmean(tri[n]["images"] for n in names) / statistics.fmean(ref[n]["images"] for n in names)
+    out = {
+        "architectures in both": str(len(names)),
+        "Kendall τ, trial vs reference": f"{kendall(x, y):.3f}",
+        "Spearman ρ, trial vs reference": f"{spearman(x, y):.3f}",
+        "partial τ, GFLOPs controlled": f"{partial_kendall(x, y, z):.3f}",
+        "Kendall τ, GFLOPs alone vs reference": f"{kendall([-v for v in z], y):.3f}",
+        "top-3 overlap": f"{top_k_overlap(x, y, 3)}/3",
+        "largest trial σ over seeds": f"{max(tri[n]['std'] for n in names):.4f}",
+        "trial cost / reference cost (training images)": f"{cost:.3f}",
+    }
+    if "baseline" in tri and "baseline_metric" in header:
+        start = float(header["baseline_metric"])
+        low = min(min(c) for c in tri["baseline"]["curves"])
+        out["baseline trials: lowest epoch − starting baseline"] = f"{low - start:+.4f} (of {start:.4f})"
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -357,7 +370,10 @@ def main(argv: list[str] | None = None) -> None:
         p = sub.add_parser(name)
         p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
         p.add_argument("--task", choices=sorted(TASKS), default="detect")
-        p.add_argument("--name", default="default", help="protocol name: results/fidelity_trial_<name>.csv")
+        if name == "report":
+            p.add_argument("--name", nargs="+", default=["default"], help="protocols to compare, one column each")
+        else:
+            p.add_argument("--name", default="default", help="protocol name: results/fidelity_trial_<name>.csv")
         if name == "trial":
             p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")
     args = parser.parse_args(argv)

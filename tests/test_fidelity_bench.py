@@ -52,18 +52,19 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     trial_header = {"command": "trial", "settings": "t", "data": "d", "baseline_metric": "0.25"}
     fidelity.run(fidelity.csv_path("reference", "detect"), ref_header, task, [0, 1, 2], _fake(reference, gflops, []))
     fidelity.run(fidelity.csv_path("trial", "detect", "x"), trial_header, task, [0, 1, 2], _fake(trial, gflops, []))
-    monkey = argparse.Namespace(task="detect", name="x")
+    monkey = argparse.Namespace(task="detect", name=["x", "never-run"])
     fidelity.TASKS["detect"], saved = task, fidelity.TASKS["detect"]
     try:
         text = fidelity.report(monkey)
     finally:
         fidelity.TASKS["detect"] = saved
     lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()}
-    assert "0.7410 ± 0.0010 (n=3)" in lines["a"] and "0.3310 ± 0.0010 (n=3)" in lines["a"]
-    assert lines["Kendall τ, trial vs reference"].endswith(f"| {4 / 6:.3f} |")
-    assert lines["reference split-half Kendall τ (3 seeds)"].endswith("| 1.000 |")
-    assert lines["top-3 overlap"].endswith("| 3/3 |")
-    assert lines["largest trial σ over seeds"].endswith("| 0.0010 |")
-    assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 |")
+    assert lines["a"].endswith("| 0.7410 ± 0.0010 (n=3) | 0.3310 ± 0.0010 (n=3) | — |")  # one column per protocol
+    assert "protocol 'never-run': not run yet" in text
+    assert lines["Kendall τ, trial vs reference"].endswith(f"| {4 / 6:.3f} | — |")
+    assert "split-half Kendall τ (3 seeds) 1.000" in text
+    assert lines["top-3 overlap"].endswith("| 3/3 | — |")
+    assert lines["largest trial σ over seeds"].endswith("| 0.0010 | — |")
+    assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 | — |")
     # the baseline's trials dipped to 0.20 (curve value − 0.1) from a starting baseline of 0.25
-    assert lines["baseline trials: lowest epoch − starting baseline (0.2500)"].endswith("| -0.0500 |")
+    assert lines["baseline trials: lowest epoch − starting baseline"].endswith("| -0.0500 (of 0.2500) | — |")
