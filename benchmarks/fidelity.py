@@ -141,11 +141,12 @@ def read_rows(path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
 
 
 def open_results(path: Path, header: Mapping[str, str], fields: Sequence[str] = FIELDS) -> set[tuple[str, int]]:
-    """Create ``path`` with ``header`` and columns ``fields``, or check that its settings equal ``header``'s; the
-    (arch, seed) pairs already done."""
+    """Create ``path`` with ``header`` and columns ``fields``, or check that its settings, data and starting baseline
+    (its metric: a baseline re-trained on another machine differs) equal ``header``'s; the (arch, seed) pairs already
+    done."""
     old, rows = read_rows(path)
     if old:
-        differ = [k for k in ("settings", "data") if old.get(k) != header.get(k)]
+        differ = [k for k in ("settings", "data", "baseline_metric") if old.get(k) != header.get(k)]
         if differ:
             sys.exit(f"error: {path} was made with other {', '.join(differ)}; move it away or use another --name")
         return {(r["arch"], r["seed"]) for r in rows}

@@ -44,6 +44,17 @@ def test_results_resume_where_they_stopped_and_refuse_other_settings(task: fidel
         fidelity.run(path, {**header, "settings": "s2"}, task, [2], train)
 
 
+def test_a_trial_file_refuses_rows_from_another_starting_baseline(task: fidelity.Task, tmp_path: Path) -> None:
+    """A baseline re-trained (another machine, other threads) is not bit-identical: rows of two baselines never mix."""
+    calls: list = []
+    train = _fake(dict.fromkeys(ARCHS, 0.5), dict.fromkeys(ARCHS, 1.0), calls)
+    path, header = tmp_path / "t.csv", {"command": "x", "settings": "s", "data": "d", "baseline_metric": "0.73584"}
+    fidelity.run(path, header, task, [0], train)
+    with pytest.raises(SystemExit, match="other baseline_metric"):
+        fidelity.run(path, {**header, "baseline_metric": "0.73733"}, task, [1], train)
+    assert len(calls) == len(ARCHS)
+
+
 def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     gflops = {"baseline": 1.0, "a": 1.1, "b": 1.2, "c": 1.3}
     reference = {"baseline": 0.70, "a": 0.74, "b": 0.72, "c": 0.71}
