@@ -74,7 +74,7 @@ def fit_classification(
     progress: Progress = "bar",
     label: str = "",
 ) -> TrialResult:
-    """Train a torchvision ResNet (or any classifier with a ``fc`` head) and validate it after every epoch.
+    """Train a torchvision ResNet (or any classifier with a ``fc`` head); validate after every epoch (or the last).
 
     Args:
         model: The (placed) classifier, trained in place; it holds the EMA weights afterwards.

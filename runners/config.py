@@ -67,6 +67,8 @@ class TrainConfig:
         cache: Cache decoded images: False, ``ram`` or ``disk``.
         workers: Dataloader workers per device (0 on CPU, like ultralytics).
         seed: Seed of weights-independent randomness: data order, augmentations.
+        val: Validate after every epoch; False: after the last one only (ultralytics' ``val``), for a training whose
+            intermediate scores nobody reads, such as the cached baseline's.
         ema: Validate and return the exponential moving average of the weights (ultralytics' ModelEMA).
         grad_clip: Gradient-norm clipping threshold (0 disables).
         precision: Lightning precision (``32-true``, ``bf16-mixed``, ``16-mixed``) or ``auto``: ``16-mixed`` on CUDA
@@ -106,6 +108,7 @@ class TrainConfig:
     cache: bool | str = False
     workers: int = 8
     seed: int = 0
+    val: bool = True
     ema: bool = True
     grad_clip: float = 10.0
     precision: str = "auto"

@@ -112,7 +112,7 @@ def fit_detection(
     progress: Progress = "bar",
     label: str = "",
 ) -> TrialResult:
-    """Train an ultralytics detection model and validate it after every epoch.
+    """Train an ultralytics detection model and validate it after every epoch (the last only if ``cfg.val`` is off).
 
     Args:
         model: The (placed) detection model, trained in place; it holds the EMA weights afterwards.

@@ -53,6 +53,7 @@ def fit(
         enable_progress_bar=progress == "bar",
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        check_val_every_n_epoch=1 if cfg.val else cfg.epochs,
         use_distributed_sampler=False,  # ultralytics' loaders shard the training split themselves
     )
     start = time.perf_counter()
@@ -63,7 +64,7 @@ def fit(
     return TrialResult(
         metrics=module.history[-1],
         primary=module.history[-1][module.primary],
-        epochs=len(module.history),
+        epochs=trainer.current_epoch,  # epochs completed; history has one entry per validated epoch
         train_time_s=time.perf_counter() - start,
         images_per_s=images / max(module.train_seconds, 1e-9),
         stopped_early=module.stopped_early,
@@ -104,20 +105,21 @@ class TrialBar(TQDMProgressBar):
 
 class EpochLines(Callback):
     """One line per epoch on stderr, after its validation: ``<label> epoch 2/3: map50_95 0.3923, 14.2 s`` (the
-    epoch's training and validation time)."""
+    epoch's training and validation time); ``<label> epoch 2/30: 10.1 s`` after an epoch without validation."""
 
     def __init__(self, label: str = "") -> None:
         self.label = label
         self.start = 0.0
+        self.validated = 0
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: TrialModule) -> None:
-        self.start = time.perf_counter()
+        self.start, self.validated = time.perf_counter(), len(pl_module.history)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: TrialModule) -> None:
         if trainer.is_global_zero:
             metric, seconds = pl_module.primary, time.perf_counter() - self.start
-            value = pl_module.history[-1][metric]
-            print(f"{_epoch(self.label, trainer)}: {metric} {value:.4f}, {seconds:.1f} s", file=sys.stderr, flush=True)
+            score = f" {metric} {pl_module.history[-1][metric]:.4f}," if len(pl_module.history) > self.validated else ""
+            print(f"{_epoch(self.label, trainer)}:{score} {seconds:.1f} s", file=sys.stderr, flush=True)
 
 
 def _epoch(label: str, trainer: L.Trainer) -> str:

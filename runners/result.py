@@ -19,7 +19,7 @@ class TrialResult:
         images_per_s: Training images per second of training (validation excluded).
         images: Training images processed, over all devices.
         stopped_early: Whether the epoch callback stopped the run.
-        history: Validation metrics of every epoch, in order.
+        history: Validation metrics of every validated epoch (every epoch unless ``val`` is off), in order.
     """
 
     metrics: dict[str, float]

@@ -43,8 +43,10 @@ def _to_file(tmp_path: Path, *args: str) -> str:
 
 @pytest.mark.slow
 def test_a_log_file_gets_one_line_per_epoch_and_per_trial(tmp_path: Path) -> None:
-    text = _to_file(tmp_path)
+    text = _to_file(tmp_path, "search.baseline_epochs=2")
     assert "\r" not in text, "progress-bar frames in a log file"
+    assert re.search(r"^baseline epoch 1/2: \d+\.\d s$", text, re.M), text  # not validated (search.baseline_train.val)
+    assert re.search(r"^baseline epoch 2/2: map50_95 \d\.\d{4}, \d+\.\d s$", text, re.M), text
     for number in (0, 1):
         assert re.search(EPOCH_LINE.format(number), text, re.M), text
         assert re.search(rf"^trial {number} complete: map50_95 .*; study {number + 1}/2, front \d+$", text, re.M), text

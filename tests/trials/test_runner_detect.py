@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,16 @@ def test_on_epoch_returning_true_stops_training(digits_detect: Path, tiny: Train
     tiny.epochs = 3
     result = fit_detection(_model(), digits_detect, tiny, on_epoch=lambda epoch, metrics: True)
     assert result.epochs == 1 and len(result.history) == 1 and result.stopped_early
+
+
+def test_without_val_only_the_last_epoch_is_validated(digits_detect: Path, tiny: TrainConfig) -> None:
+    """``val=False`` (the cached baseline's) skips the intermediate validations, not epochs or images."""
+    tiny.epochs, calls = 2, []
+    last = fit_detection(_model(), digits_detect, replace(tiny, val=False), on_epoch=lambda e, m: calls.append(e))
+    every = fit_detection(_model(), digits_detect, tiny)
+    assert calls == [1] and len(last.history) == 1 and len(every.history) == 2
+    assert last.epochs == every.epochs == 2 and last.images == every.images > 0
+    assert last.metrics.keys() == every.metrics.keys()
 
 
 def test_model_holds_the_ema_weights_afterwards(
