@@ -36,7 +36,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -92,8 +92,9 @@ class Task:
     """What one fidelity benchmark scores: a model, its architectures, the search config and the reference schedule.
 
     ``reference`` holds the overrides of the task's shipped trainer config for the reference: from scratch, long
-    enough for the baseline to stop improving, with ultralytics' default warm-up (and closing mosaic) epochs. The
-    reference CSV records every resulting setting, so a later change of the shipped defaults is refused, not mixed in.
+    enough for the baseline to stop improving, at the from-scratch learning rate (the trials' fine-tuning one is far
+    lower) with ultralytics' default warm-up (and closing mosaic) epochs. The reference CSV records every resulting
+    setting, so a later change of the shipped defaults is refused, not mixed in.
     """
 
     model: str
@@ -108,11 +109,11 @@ class Task:
 TASKS = {
     "detect": Task(
         "yolov8n.yaml", 10, DETECT_ARCHS, (), fit_detection, ("map50_95", "map50"),
-        {"epochs": 30, "warmup_epochs": 3.0, "close_mosaic": 10},
+        {"epochs": 30, "lr0": 0.002, "warmup_epochs": 3.0, "close_mosaic": 10},
     ),
     "classify": Task(
         "resnet18", 10, CLASSIFY_ARCHS, ("model=resnet18", "data=digits_cls", "trainer=classify", "placement=stages"),
-        fit_classification, ("top1", "top5"), {"epochs": 30, "warmup_epochs": 3.0},
+        fit_classification, ("top1", "top5"), {"epochs": 30, "lr0": 0.002, "warmup_epochs": 3.0},
     ),
 }  # fmt: skip
 
@@ -146,7 +147,7 @@ def open_results(path: Path, header: Mapping[str, str], fields: Sequence[str] = 
     done."""
     old, rows = read_rows(path)
     if old:
-        differ = [k for k in ("settings", "data", "baseline_metric") if old.get(k) != header.get(k)]
+        differ = [k for k in ("settings", "data", "baseline_metric") if not same_setting(old.get(k), header.get(k))]
         if differ:
             sys.exit(f"error: {path} was made with other {', '.join(differ)}; move it away or use another --name")
         return {(r["arch"], r["seed"]) for r in rows}
@@ -155,6 +156,29 @@ def open_results(path: Path, header: Mapping[str, str], fields: Sequence[str] = 
         f.writelines(f"# {k}: {v}\n" for k, v in header.items())
         csv.writer(f).writerow(fields)
     return set()
+
+
+def same_setting(old: str | None, new: str | None) -> bool:
+    """Whether a header value recorded earlier still holds: equal, or JSON settings equal but for training settings
+    added to ``TrainConfig`` since, at their defaults (what the earlier runs did without naming it)."""
+    if old == new or old is None or new is None:
+        return old == new
+    try:
+        return _same(json.loads(old), json.loads(new))
+    except json.JSONDecodeError:
+        return False
+
+
+def _same(old: Any, new: Any) -> bool:
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return old == new
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    added = new.keys() - old.keys()
+    return (
+        old.keys() <= new.keys()
+        and all(_same(old[k], new[k]) for k in old)
+        and all(k in defaults and new[k] == defaults[k] for k in added)
+    )
 
 
 def train_one(

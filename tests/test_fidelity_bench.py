@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,16 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 | — |")
     # the baseline's trials dipped to 0.20 (curve value − 0.1) from a starting baseline of 0.25
     assert lines["baseline trials: lowest epoch − starting baseline"].endswith("| -0.0500 (of 0.2500) | — |")
+
+
+def test_settings_recorded_before_a_training_setting_existed_still_hold_at_its_default() -> None:
+    """A CSV made before ``TrainConfig`` gained ``val`` resumes while ``val`` is at its default, and only then."""
+    old = json.dumps({"trainer": {"lr0": 0.002}, "gate": False})
+    same = json.dumps({"trainer": {"lr0": 0.002, "val": True}, "gate": False})
+    assert fidelity.same_setting(old, same)
+    assert not fidelity.same_setting(old, json.dumps({"trainer": {"lr0": 0.002, "val": False}, "gate": False}))
+    assert not fidelity.same_setting(old, json.dumps({"trainer": {"lr0": 0.001, "val": True}, "gate": False}))
+    assert not fidelity.same_setting(old, json.dumps({"trainer": {"lr0": 0.002}, "gate": False, "new_key": 1}))
+    assert not fidelity.same_setting(old, json.dumps({"trainer": {}, "gate": False}))  # a setting lost
+    assert fidelity.same_setting("d", "d") and not fidelity.same_setting("d", "e")
+    assert not fidelity.same_setting(None, "d")
