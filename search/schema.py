@@ -43,7 +43,7 @@ class EarlyStopSchema:
 
     enabled: bool = True
     margin: float = 0.02
-    min_epoch: int = 1
+    min_epoch: int = 2
     confidence: float | None = None
 
 

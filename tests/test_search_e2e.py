@@ -202,7 +202,8 @@ def test_budget_rejects_before_training(tmp_path: Path) -> None:
 def test_early_stop_prunes_and_records_the_curve(tmp_path: Path) -> None:
     """With a negative margin every trial is 'worse' than the baseline at epoch 1, so it stops there."""
     result = search(tmp_path, "trainer.epochs=2", "search.n_trials=3", "search.early_stop.enabled=true",
-                    "search.early_stop.margin=-1.0", "attn=[se]", "placement.layers=[15,18]")  # fmt: skip
+                    "search.early_stop.margin=-1.0", "search.early_stop.min_epoch=1", "attn=[se]",
+                    "placement.layers=[15,18]")  # fmt: skip
     baseline, *others = result.study.trials
     assert baseline.state == optuna.trial.TrialState.COMPLETE and len(baseline.user_attrs["curve"]) == 2
     for t in others:
