@@ -83,7 +83,10 @@ def main() -> None:
     accelerator = "cpu" if opt.device == "cpu" else "gpu"
     rows = []
     for seed in opt.seeds:
-        cfg = TrainConfig(epochs=opt.epochs, imgsz=opt.imgsz, batch=opt.batch, seed=seed, accelerator=accelerator)
+        cfg = TrainConfig(  # from scratch: the from-scratch lr and a warm-up epoch, not the trials' fine-tuning recipe
+            epochs=opt.epochs, imgsz=opt.imgsz, batch=opt.batch, seed=seed, accelerator=accelerator,
+            lr0=0.002, warmup_epochs=1.0,
+        )  # fmt: skip
         init_seeds(seed)
         init = DetectionModel(opt.model, nc=10, verbose=False)
         with tempfile.TemporaryDirectory() as tmp:

@@ -33,10 +33,11 @@ class TrainConfig:
 
     Fields named like ultralytics' training arguments mean what they mean there (https://docs.ultralytics.com/usage/cfg)
     and reach its dataset, augmentations, loss and optimizer unchanged; ``overrides`` passes any other ultralytics
-    argument (e.g. ``{"copy_paste": 0.1}``). The defaults are ultralytics' but for what a few epochs on a CPU need:
-    imgsz 160, AdamW at lr 0.002 rather than ``auto`` (whose fitted lr is too low for a short run), ``nbs`` equal to
-    ``batch`` (no gradient accumulation: short trials need optimizer steps), one warm-up epoch, and no horizontal flips
-    (the default digits data must not be mirrored; 0.5 suits natural images).
+    argument (e.g. ``{"copy_paste": 0.1}``). The defaults are ultralytics' but for what a trial, a few epochs of
+    fine-tuning trained weights on a CPU, needs (``conf/trainer/default.yaml`` is the same): imgsz 160, AdamW at lr
+    1e-4 without warm-up (a from-scratch schedule, such as the search's baseline's, sets ``lr0=0.002`` and
+    ``warmup_epochs=3``), ``nbs`` equal to ``batch`` (no gradient accumulation: short trials need optimizer steps), and
+    no horizontal flips (the default digits data must not be mirrored; 0.5 suits natural images).
 
     Attributes:
         epochs: Training epochs (a callback may stop earlier).
@@ -84,11 +85,11 @@ class TrainConfig:
     imgsz: int = 160
     batch: int = 16
     optimizer: str = "AdamW"
-    lr0: float = 0.002
+    lr0: float = 0.0001
     lrf: float = 0.01
     momentum: float = 0.937
     weight_decay: float = 0.0005
-    warmup_epochs: float = 1.0
+    warmup_epochs: float = 0.0
     warmup_momentum: float = 0.8
     warmup_bias_lr: float = 0.1
     cos_lr: bool = False

@@ -35,7 +35,7 @@ def test_a_resume_with_other_settings_is_refused_naming_each_difference(tmp_path
         "search.objective: stored 'gflops', new 'latency'",
         "search.imgsz: stored 64, new 96",
         "trainer.imgsz: stored 64, new 96",
-        "trainer.lr0: stored 0.002, new 0.01",
+        "trainer.lr0: stored 0.0001, new 0.01",
     ):
         assert difference in message, message
     assert "trainer.epochs" not in message  # only what differs
