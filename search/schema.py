@@ -52,7 +52,7 @@ class SearchSchema:
     """Group ``search``: the study (see ``conf/search/default.yaml`` for what each value means)."""
 
     sampler: Any = None
-    n_trials: int = 10
+    n_trials: int = 8
     max_blocks: int = 2
     sample_hparams: bool = True
     objective: str = "gflops"
