@@ -7,8 +7,8 @@ resnet18 on the classification digits, ``CLASSIFY_ARCHS``) is scored twice:
 - **reference**: each architecture trained the way a user trains the winner of a search, from scratch for the
   baseline's full schedule (``Task.reference``), blocks as the exported YAML builds them (no residual gate), seeds;
 - **trial**: the search's own trial protocol, as shipped (``conf/trainer``; the baseline's ``search.baseline_epochs``
-  and ``search.baseline_train``) or with Hydra overrides: fine-tuned from the cached baseline with
-  identity-initialised (gated) blocks or, with ``search.gate=false``, blocks straight on the data path; several seeds.
+  and ``search.baseline_train``) or with Hydra overrides: fine-tuned from the cached baseline with the blocks
+  straight on the data path or, with ``search.gate=true``, in an identity-initialised residual gate; several seeds.
 
 Seed s of either fixes block initialisation (``torch.manual_seed``), data order and augmentation (``trainer.seed``).
 Every finished run is appended to a CSV at once (``benchmarks/results/``), so an interrupted run resumes where it
@@ -17,7 +17,8 @@ stopped; the reference CSV is committed, with the command, date and settings in 
 The report: per architecture, GFLOPs and the mean ± std over seeds of both; the reference's split-half Kendall τ (how
 far it agrees with itself); Kendall τ, Spearman ρ and partial τ with GFLOPs controlled of the trial means against the
 reference means; top-3 overlap; the largest trial σ; the lowest epoch of the baseline architecture's trials against
-the starting baseline's own mAP; the protocol's cost in training images as a fraction of the reference's.
+the starting baseline's own mAP; the protocol's cost in training images as a fraction of the reference's; per
+architecture, the paired Δ to the baseline at the same seed (mean ± std), in the reference and in each protocol.
 
 Usage (from the repository root; one training at a time)::
 
@@ -306,8 +307,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         by.setdefault(row["arch"], []).append(row)
     out = {}
     for name, runs in by.items():
-        values = [r["metric"] for r in sorted(runs, key=lambda r: r["seed"])]
+        runs = sorted(runs, key=lambda r: r["seed"])
+        values = [r["metric"] for r in runs]
         out[name] = {
+            "seeds": [r["seed"] for r in runs],
             "values": values,
             "mean": statistics.fmean(values),
             "std": statistics.stdev(values) if len(values) > 1 else float("nan"),
@@ -315,6 +318,21 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "images": sum(r["images"] for r in runs) / len(runs),
             "curves": [r["curve"] for r in runs],
         }
+    return out
+
+
+def paired_deltas(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per architecture: its differences to the baseline at the seeds both have (common random numbers), their mean
+    and std over seeds; {} without a baseline."""
+    if "baseline" not in summary:
+        return {}
+    base = dict(zip(summary["baseline"]["seeds"], summary["baseline"]["values"], strict=True))
+    out = {}
+    for name, s in summary.items():
+        deltas = [v - base[seed] for seed, v in zip(s["seeds"], s["values"], strict=True) if seed in base]
+        if deltas:
+            std = statistics.stdev(deltas) if len(deltas) > 1 else float("nan")
+            out[name] = {"values": deltas, "mean": statistics.fmean(deltas), "std": std}
     return out
 
 
@@ -328,9 +346,9 @@ def report(args: argparse.Namespace) -> str:
         header, rows = read_rows(csv_path("trial", args.task, name))
         protocols[name] = (header, summarise(rows))
     metric = task.metrics[0]
-    cell = lambda s: (  # noqa: E731
-        "—" if not s else f"{s['mean']:.4f} (n=1)" if len(s["values"]) == 1 else
-        f"{s['mean']:.4f} ± {s['std']:.4f} (n={len(s['values'])})"
+    cell = lambda s, sign="": (  # noqa: E731
+        "—" if not s else f"{s['mean']:{sign}.4f} (n=1)" if len(s["values"]) == 1 else
+        f"{s['mean']:{sign}.4f} ± {s['std']:.4f} (n={len(s['values'])})"
     )  # fmt: skip
     lines = [f"protocol {n!r}: {h.get('command', 'not run yet')}" for n, (h, _) in protocols.items()]
     lines += [
@@ -359,6 +377,20 @@ def report(args: argparse.Namespace) -> str:
         keys = next(m for m in measures.values() if m)
         lines += ["", "| measure | " + " | ".join(protocols) + " |", "|---|" + "---:|" * len(protocols)]
         lines += [f"| {k} | " + " | ".join(m.get(k, "—") for m in measures.values()) + " |" for k in keys]
+    ref_d, trial_d = paired_deltas(ref), [paired_deltas(tri) for _, tri in protocols.values()]
+    if ref_d:
+        lines += [
+            "",
+            "paired Δ to the baseline at the same seed, mean ± std over seeds:",
+            "",
+            "| architecture | reference Δ | " + " | ".join(f"{n} Δ" for n in protocols) + " |",
+            "|---|---:|" + "---:|" * len(protocols),
+        ]
+        lines += [
+            f"| {n} | {cell(ref_d.get(n), '+')} | " + " | ".join(cell(d.get(n), "+") for d in trial_d) + " |"
+            for n in task.archs
+            if n != "baseline"
+        ]
     return "\n".join(lines)
 
 

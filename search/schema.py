@@ -60,10 +60,10 @@ class SearchSchema:
     max_params: float | None = None
     imgsz: int = 160
     seed: int = 0
-    baseline_epochs: int = 8
-    baseline_train: dict[str, Any] = field(default_factory=dict)
-    block_lr_mult: float = 1.0
-    gate: bool = True
+    baseline_epochs: int = 30
+    baseline_train: dict[str, Any] = field(default_factory=dict)  # entries from the YAML: a default here would merge
+    block_lr_mult: float = 20.0
+    gate: bool = False
     repeats: int = 1
     early_stop: EarlyStopSchema = field(default_factory=EarlyStopSchema)
     max_failures: int = 2

@@ -70,7 +70,12 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
         text = fidelity.report(monkey)
     finally:
         fidelity.TASKS["detect"] = saved
-    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()}
+    main, paired = text.split("paired Δ to the baseline")
+    lines = {line.split(" | ")[0].strip("| "): line for line in main.splitlines()}
+    deltas = {line.split(" | ")[0].strip("| "): line for line in paired.splitlines()}
+    # every seed moves every architecture alike in the fake: the paired Δ has no spread, and "never-run" none at all
+    assert deltas["a"].endswith("| +0.0400 ± 0.0000 (n=3) | +0.0300 ± 0.0000 (n=3) | — |")
+    assert deltas["c"].endswith("| +0.0100 ± 0.0000 (n=3) | +0.0200 ± 0.0000 (n=3) | — |") and "baseline" not in deltas
     assert lines["a"].endswith("| 0.7410 ± 0.0010 (n=3) | 0.3310 ± 0.0010 (n=3) | — |")  # one column per protocol
     assert "protocol 'never-run': not run yet" in text
     assert lines["Kendall τ, trial vs reference"].endswith(f"| {4 / 6:.3f} | — |")
