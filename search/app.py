@@ -23,6 +23,7 @@ from search.baseline import baseline_settings, baseline_weights
 from search.data import dataset_classes, resolve_data
 from search.errors import UserError
 from search.evaluate import COST_ATTR, Evaluate
+from search.intensify import Intensify
 from search.logs import quiet
 from search.objective import Objective
 from search.placement import sites
@@ -99,6 +100,7 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
         block_lr_mult=float(s.block_lr_mult),
         gate=bool(s.gate),
         repeats=int(s.repeats),
+        intensify=_intensify(s),
         settings=settings,
     )
     objective = Objective(
@@ -209,6 +211,13 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _intensify(s: DictConfig) -> Intensify | None:
+    """Adaptive repeats (``search.max_repeats``) at the report's significance level over the study's comparisons."""
+    if s.max_repeats is None or s.max_repeats == s.repeats:
+        return None
+    return Intensify(int(s.repeats), int(s.max_repeats), report.ALPHA, max(int(s.n_trials) - 1, 1))
+
+
 def _runner(task: str) -> Any:
     from runners import fit_classification, fit_detection
 
@@ -225,7 +234,8 @@ def tracker_settings(cfg: DictConfig) -> dict[str, Any]:
 def result_settings(cfg: DictConfig, metric: str) -> dict[str, Any]:
     """What a trial's values depend on besides its blocks: model, data, training, baseline weights, metric and cost."""
     config = public_config(cfg)
-    search = {key: config["search"][key] for key in ("objective", "imgsz", "block_lr_mult", "gate", "repeats")}
+    keys = ("objective", "imgsz", "block_lr_mult", "gate", "repeats", "max_repeats")
+    search = {key: config["search"][key] for key in keys}
     if config["model"].get("weights") is None:  # the baseline is trained for the search
         search |= {key: config["search"][key] for key in ("baseline_epochs", "baseline_train")}
     return {key: config[key] for key in ("model", "data", "trainer")} | {"search": search, "metric": metric}

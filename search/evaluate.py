@@ -23,6 +23,7 @@ from runners.module import LR_MULT
 from search import space
 from search.cost import profile
 from search.early_stop import CURVE, REPEAT_CURVES, EarlyStop
+from search.intensify import Intensify
 from search.placement import apply, export_yaml
 
 REPEATS = "repeat_metrics"  # user attribute: the metric of each repeat, in repeat order
@@ -52,6 +53,8 @@ class Evaluate:
         repeats: trainings of the architecture; repeat k uses seed ``seed + k`` for the blocks' weights, data order and
             augmentation, as repeat k of every other architecture does (common random numbers), and the value is
             their mean. Early stopping and the trial's logger run (W&B, CSV) follow repeat 0.
+        intensify: adaptive repeats (None: exactly ``repeats``): an architecture gets more repeats while the rule
+            says its comparison is open, judged against the study's completed trials; the baseline gets the most.
         settings: the runner's training settings, whose seed each repeat replaces (None: the runner's own, one repeat).
     """
 
@@ -69,10 +72,11 @@ class Evaluate:
     block_lr_mult: float = 1.0
     gate: bool = True
     repeats: int = 1
+    intensify: Intensify | None = None
     settings: Any = None
 
     def __post_init__(self) -> None:
-        if self.repeats > 1 and self.settings is None:
+        if self.most > 1 and self.settings is None:
             raise ValueError("Evaluate: repeats need the training settings, whose seed each repeat changes")
 
     @functools.cached_property
@@ -98,7 +102,9 @@ class Evaluate:
         start = time.perf_counter()
         values: list[float] = []
         curves: list[list[float]] = []
-        for repeat in range(self.repeats):
+        for repeat in range(self.most):
+            if not self._more(trial.study, not blocks, values, my_cost):
+                break
             curve: list[float] = []
 
             def on_epoch(epoch: int, metrics: dict[str, float], curve: list[float] = curve, first: bool = not repeat):
@@ -126,9 +132,25 @@ class Evaluate:
         self._save(trial, placed)
         return mean, my_cost
 
+    @property
+    def most(self) -> int:
+        """The most trainings an architecture can get."""
+        return self.repeats if self.intensify is None else self.intensify.max_repeats
+
+    def _more(self, study: optuna.Study, baseline: bool, values: list[float], cost: float) -> bool:
+        """Whether the architecture (``baseline``: the one without blocks) is trained once more."""
+        if self.intensify is None:
+            return len(values) < self.repeats
+        if baseline:
+            return len(values) < self.intensify.max_repeats
+        done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if t.values]
+        base = next((t.user_attrs.get(REPEATS) for t in done if t.user_attrs.get("describe") == "baseline"), None)
+        cheaper = [t.user_attrs[REPEATS] for t in done if REPEATS in t.user_attrs and t.values[1] <= cost]
+        return self.intensify.more(values, base, cheaper)
+
     def _stopped(self, rule: EarlyStop, curve: list[float], repeat: int) -> str:
         """Why the early-stopping rule stopped the trial."""
-        where = f"stopped at epoch {len(curve)}" + (f" of repeat {repeat + 1}" if self.repeats > 1 else "")
+        where = f"stopped at epoch {len(curve)}" + (f" of repeat {repeat + 1}" if self.most > 1 else "")
         if rule.confidence is None:
             return f"{where}: {curve[-1]:.4f} below {rule.threshold(len(curve))} of a cheaper trial"
         return (
@@ -145,7 +167,8 @@ class Evaluate:
 
     def _run(self, trial: optuna.Trial, repeat: int) -> dict[str, Any]:
         """The runner's arguments of one repeat: its seed (data order, augmentation) and progress label."""
-        label = f"trial {trial.number}" + (f" repeat {repeat + 1}/{self.repeats}" if self.repeats > 1 else "")
+        total = f"/{self.repeats}" if self.intensify is None else f" (at most {self.most})"
+        label = f"trial {trial.number}" + (f" repeat {repeat + 1}{total}" if self.most > 1 else "")
         settings = {} if self.settings is None else {"cfg": replace(self.settings, seed=self.seed + repeat)}
         return {"label": label, **settings}
 

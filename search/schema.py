@@ -65,6 +65,7 @@ class SearchSchema:
     block_lr_mult: float = 20.0
     gate: bool = False
     repeats: int = 1
+    max_repeats: int | None = None
     early_stop: EarlyStopSchema = field(default_factory=EarlyStopSchema)
     max_failures: int = 2
     heartbeat: int = 30

@@ -97,6 +97,8 @@ def check_study(cfg: DictConfig) -> None:
     ):  # fmt: skip
         _at_least(f"search.{key}", s[key], low)
     _at_least("search.early_stop.min_epoch", s.early_stop.min_epoch, 1)
+    if s.max_repeats is not None and s.max_repeats < s.repeats:
+        raise UserError(f"search.max_repeats: {s.max_repeats!r}; valid: null or at least search.repeats ({s.repeats})")
     confidence = s.early_stop.confidence
     if confidence is not None and not 0 < confidence < 1:
         raise UserError(f"search.early_stop.confidence: {confidence!r}; valid: null or a number in (0, 1)")

@@ -100,6 +100,8 @@ SEARCH_CASES = [
     (["search.early_stop.enabled=maybe"], "search.early_stop.enabled", "true, false"),
     (["search.max_failures=0"], "search.max_failures", "at least 1"),
     (["search.repeats=0"], "search.repeats", "at least 1"),
+    (["search.repeats=3", "search.max_repeats=2"], "search.max_repeats", "at least search.repeats (3)"),
+    (["search.max_repeats=many"], "search.max_repeats", "int"),
     (["search.block_lr_mult=0"], "search.block_lr_mult", "above 0"),
     (["search.gate=maybe"], "search.gate", "true, false"),
     (["search.heartbeat=0"], "search.heartbeat", "at least 1"),
