@@ -52,7 +52,7 @@ class SearchSchema:
     """Group ``search``: the study (see ``conf/search/default.yaml`` for what each value means)."""
 
     sampler: Any = None
-    n_trials: int = 8
+    n_trials: int = 4
     max_blocks: int = 2
     sample_hparams: bool = True
     objective: str = "gflops"
@@ -64,7 +64,7 @@ class SearchSchema:
     baseline_train: dict[str, Any] = field(default_factory=dict)  # entries from the YAML: a default here would merge
     block_lr_mult: float = 20.0
     gate: bool = False
-    repeats: int = 1
+    repeats: int = 2
     max_repeats: int | None = None
     early_stop: EarlyStopSchema = field(default_factory=EarlyStopSchema)
     max_failures: int = 2
