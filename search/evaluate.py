@@ -144,7 +144,8 @@ class Evaluate:
         if baseline:
             return len(values) < self.intensify.max_repeats
         done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if t.values]
-        base = next((t.user_attrs.get(REPEATS) for t in done if t.user_attrs.get("describe") == "baseline"), None)
+        bare = space.describe({})
+        base = next((t.user_attrs.get(REPEATS) for t in done if t.user_attrs.get("describe") == bare), None)
         cheaper = [t.user_attrs[REPEATS] for t in done if REPEATS in t.user_attrs and t.values[1] <= cost]
         return self.intensify.more(values, base, cheaper)
 
