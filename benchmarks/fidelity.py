@@ -54,7 +54,15 @@ from search.cost import profile
 from search.data import resolve_data
 from search.evaluate import mark_blocks
 from search.placement import apply
-from search.stats import kendall, partial_kendall, reliability, spearman, split_half_kendall, top_k_overlap
+from search.stats import (
+    kendall,
+    partial_kendall,
+    reliability,
+    sd_interval,
+    spearman,
+    split_half_kendall,
+    top_k_overlap,
+)
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = (0, 1, 2)
@@ -410,6 +418,7 @@ def _measures(
         "Kendall τ, GFLOPs alone vs reference": f"{kendall([-v for v in z], y):.3f}",
         "top-3 overlap": f"{top_k_overlap(x, y, 3)}/3",
         "largest trial σ over seeds": f"{max(tri[n]['std'] for n in names):.4f}",
+        "its architecture and 95% interval (χ²)": _noisiest(tri, names),
         "trial cost / reference cost (training images)": f"{cost:.3f}",
     }
     if "baseline" in tri and "baseline_metric" in header:
@@ -417,6 +426,13 @@ def _measures(
         low = min(min(c) for c in tri["baseline"]["curves"])
         out["baseline trials: lowest epoch − starting baseline"] = f"{low - start:+.4f} (of {start:.4f})"
     return out
+
+
+def _noisiest(tri: dict[str, dict[str, Any]], names: Sequence[str]) -> str:
+    """The architecture of the largest seed σ, with the σ's confidence interval: three seeds pin σ down loosely."""
+    name = max(names, key=lambda n: tri[n]["std"])
+    low, high = sd_interval(tri[name]["values"])
+    return f"{name} [{low:.4f}, {high:.4f}]"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -140,3 +140,17 @@ def upper_bound(values: Sequence[float], confidence: float = 0.95) -> float:
     mean = sum(values) / n
     sd = math.sqrt(sum((x - mean) ** 2 for x in values) / (n - 1))
     return mean + stats.t.ppf(confidence, n - 1) * sd / math.sqrt(n)
+
+
+def sd_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided confidence interval of the standard deviation of normal ``values`` (χ² with n − 1 degrees of freedom).
+
+    Three seeds say little about σ: the interval runs from about half to about six times the estimate, so a target on
+    σ checked with three seeds is checked loosely.
+    """
+    n = len(values)
+    if n < 2:
+        return float("nan"), float("nan")
+    ss = (n - 1) * statistics.variance(values)
+    tail = (1 - confidence) / 2
+    return math.sqrt(ss / stats.chi2.ppf(1 - tail, n - 1)), math.sqrt(ss / stats.chi2.ppf(tail, n - 1))

@@ -14,6 +14,7 @@ from search.stats import (
     paired,
     partial_kendall,
     reliability,
+    sd_interval,
     spearman,
     split_half_kendall,
     top_k_overlap,
@@ -149,3 +150,14 @@ def test_paired_without_enough_repeats_and_without_spread() -> None:
 
 def test_holm_never_exceeds_one() -> None:
     assert holm([0.6, 0.7]) == [1.0, 1.0]  # 2 x 0.6 would be 1.2
+
+
+def test_sd_interval_is_the_chi_square_interval() -> None:
+    values = [0.70, 0.72, 0.71]  # sd 0.01 over 2 degrees of freedom
+    low, high = sd_interval(values)
+    # by hand: sqrt(2 * 0.01^2 / q) for the chi-square quantiles at 0.975 (7.3778) and 0.025 (0.050636) with 2 df
+    assert (low, high) == pytest.approx((math.sqrt(2e-4 / 7.377759), math.sqrt(2e-4 / 0.0506356)), rel=1e-5)
+    assert low < statistics.stdev(values) < high
+    narrow = sd_interval([0.70, 0.72, 0.71] * 10)
+    assert high - low > narrow[1] - narrow[0]
+    assert all(math.isnan(v) for v in sd_interval([0.7]))
