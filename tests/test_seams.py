@@ -305,3 +305,31 @@ def test_trial_id_and_failing_another_trial(tmp_path: Path) -> None:
         optuna_seams.fail_trial(study, frozen, {LOST: "gone"})
         failed = study.trials[running.number]
         assert failed.state == optuna.trial.TrialState.FAIL and failed.user_attrs[LOST] == "gone"
+
+
+# the package's own imports --------------------------------------------------------------------------------------------
+
+
+def test_every_third_party_import_is_a_declared_dependency() -> None:
+    """Whatever modules/, runners/ and search/ import from outside the standard library is in pyproject.toml's
+    dependencies, not only installed because another dependency pulls it in."""
+    import importlib.metadata
+    import sys
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in project["dependencies"]}
+    distributions = importlib.metadata.packages_distributions()
+    own = {"modules", "runners", "search", "conf"}
+    undeclared = set()
+    for path in [p for package in own - {"conf"} for p in (root / package).rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for top in {n.split(".")[0] for n in names} - own - set(sys.stdlib_module_names):
+                dists = {d.lower().replace("_", "-") for d in distributions.get(top, [top])}
+                if not dists & declared:
+                    undeclared.add(f"{top} ({', '.join(sorted(dists))}) in {path.relative_to(root)}")
+    assert not undeclared, f"imported but not declared in pyproject.toml: {sorted(undeclared)}"
