@@ -59,15 +59,15 @@ class Objective:
         if self.n_trials is not None and not workers.admit(trial, self.n_trials):
             trial.set_user_attr(workers.QUOTA, True)
             raise optuna.TrialPruned(f"the study already has search.n_trials={self.n_trials} trials")
-        arch = space.sample(trial, self.sites, self.candidates, self.max_blocks, self.sample_hparams)
-        key = hashlib.sha1(f"{self.scope}|{space.to_json(space.canonical(arch))}".encode()).hexdigest()[:16]
-        trial.set_user_attr("arch", space.to_json(arch))
-        trial.set_user_attr("describe", space.describe(arch))
-        trial.set_user_attr("arch_key", key)
         trial.set_user_attr("worker", self.worker)
         trial.set_user_attr(workers.PID, os.getpid())
-        loggers = self.tracker.start(trial.number, trial.params) if self.tracker else []
-        try:
+        try:  # from here on, whatever raises fails the trial with its reason (a trial failed without one is replaced)
+            arch = space.sample(trial, self.sites, self.candidates, self.max_blocks, self.sample_hparams)
+            key = hashlib.sha1(f"{self.scope}|{space.to_json(space.canonical(arch))}".encode()).hexdigest()[:16]
+            trial.set_user_attr("arch", space.to_json(arch))
+            trial.set_user_attr("describe", space.describe(arch))
+            trial.set_user_attr("arch_key", key)
+            loggers = self.tracker.start(trial.number, trial.params) if self.tracker else []
             values = self._reuse(trial, key)
             if values is None:
                 values = self.evaluate(trial, arch, loggers)

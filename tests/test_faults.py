@@ -138,3 +138,25 @@ def test_a_trial_lost_by_heartbeat_says_so(tmp_path: Path) -> None:
     assert lost.user_attrs[LOST].startswith("no heartbeat since ") and "elsewhere:3" in lost.user_attrs[LOST]
     (row,) = report.trial_rows(study)
     assert row["reason"] == lost.user_attrs[LOST]
+
+
+def test_a_trial_that_fails_before_training_is_counted_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sampling or opening the trial's logger raising must fail the trial with a reason: a trial failed without one
+    is taken for a killed worker's and replaced, so the study would replace it for ever."""
+    calls = []
+
+    def broken_sample(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) > 3:
+            raise SystemExit("the study replaced a failed trial instead of counting it")
+        raise RuntimeError("the sampler broke")
+
+    monkeypatch.setattr(space, "sample", broken_sample)
+    study = create(make_storage(None, tmp_path), "early", optuna.samplers.RandomSampler(seed=0), resume=False)
+    objective = Objective(evaluate=lambda *a: (0.0, 0.0), sites=SITES, candidates=CANDIDATES, n_trials=3, poll=0.1)
+    workers.run(study, objective, n_trials=3, poll=0.1)
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * 3
+    assert {t.user_attrs[workers.REASON] for t in study.trials} == {"RuntimeError: the sampler broke"}
+    assert {r["reason"] for r in report.trial_rows(study)} == {"RuntimeError: the sampler broke"}

@@ -82,7 +82,8 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     assert "split-half Kendall τ (3 seeds) 1.000" in text
     assert lines["top-3 overlap"].endswith("| 3/3 | — |")
     assert lines["largest trial σ over seeds"].endswith("| 0.0010 | — |")
-    assert lines["its architecture and 95% interval (χ²)"].endswith("| baseline [0.0005, 0.0063] | — |")  # all tie: the first; 2 df
+    # every σ ties at 0.0010 (the first is named); its χ² interval over 2 degrees of freedom
+    assert lines["its architecture and 95% interval (χ²)"].endswith("| baseline [0.0005, 0.0063] | — |")
     assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 | — |")
     # the baseline's trials dipped to 0.20 (curve value − 0.1) from a starting baseline of 0.25
     assert lines["baseline trials: lowest epoch − starting baseline"].endswith("| -0.0500 (of 0.2500) | — |")

@@ -11,6 +11,7 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
+import search.app  # noqa: F401  imported now: it binds search.tracking.Tracker, which tests below patch
 from search import pareto, report, space
 from search.early_stop import CURVE, REPEAT_CURVES, EarlyStop
 from search.errors import UserError
