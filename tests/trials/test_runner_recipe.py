@@ -20,6 +20,9 @@ from runners.seams import no_font_download
 from search.placement import apply
 
 Iteration = dict[str, Any]
+# ultralytics' side per optimizer: it does not depend on the project's code, so mutation testing, which forks every
+# mutant's run from a process that ran the tests once, trains it once instead of once per mutant
+THEIRS: dict[str, tuple[list[Iteration], ModelEMA]] = {}
 
 
 def _state(
@@ -92,7 +95,9 @@ def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str
         accelerator="cpu", devices=1,
     )  # fmt: skip
     ours, our_ema = _ours(init, data, cfg)
-    theirs, their_ema = _ultralytics(init, data, cfg, tmp_path)
+    if optimizer not in THEIRS:
+        THEIRS[optimizer] = _ultralytics(init, data, cfg, tmp_path)
+    theirs, their_ema = THEIRS[optimizer]
 
     # 4 batches an epoch; warm-up over iterations 0-4 (epoch 2's first included) ramps the accumulation to 2 (nbs 8);
     # epoch 3's learning rates come from the schedule alone
