@@ -4,6 +4,7 @@ momentum and the gradient accumulation, the schedule's steps between epochs, the
 from __future__ import annotations
 
 from copy import deepcopy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,11 @@ class Recorded(DetectionModule):
         )
 
 
-def _ours(init: DetectionModel, data: Path, cfg: TrainConfig) -> tuple[list[Iteration], ModelEMA]:
-    module = Recorded(deepcopy(init), data, cfg)
+def _ours(init: DetectionModel, data: Path, cfg: TrainConfig) -> Recorded:
+    module = Recorded(deepcopy(init), data, cfg, on_epoch=lambda epoch, metrics: module.epochs.append(epoch) or False)
+    module.epochs = []
     fit(module, cfg, progress="none")
-    return module.iterations, module.ema
+    return module
 
 
 def _ultralytics(init: DetectionModel, data: Path, cfg: TrainConfig, tmp: Path) -> tuple[list[Iteration], ModelEMA]:
@@ -94,7 +96,8 @@ def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str
         epochs=3, imgsz=64, batch=4, nbs=8, warmup_epochs=1, optimizer=optimizer, lr0=0.01, workers=0,
         accelerator="cpu", devices=1,
     )  # fmt: skip
-    ours, our_ema = _ours(init, data, cfg)
+    module = _ours(init, data, cfg)
+    ours, our_ema = module.iterations, module.ema
     if optimizer not in THEIRS:
         THEIRS[optimizer] = _ultralytics(init, data, cfg, tmp_path)
     theirs, their_ema = THEIRS[optimizer]
@@ -110,3 +113,44 @@ def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str
             assert mine[key] == expected, f"iteration {ni}, {key}: ours {mine[key]}, ultralytics {expected}"
     assert (our_ema.updates, our_ema.enabled) == (their_ema.updates, their_ema.enabled) == (7, True)
     assert our_ema.decay(our_ema.updates) == their_ema.decay(their_ema.updates)
+    # what the trial reports: every epoch to its callback, 16 images an epoch, not stopped, the training time
+    assert module.epochs == [0, 1, 2] and module.images_seen == 48 and module.stopped_early is False
+    assert module.train_seconds > 0
+
+
+def test_setup_builds_ultralytics_loaders_freezes_the_dfl_alone_and_regroups_new_blocks(tmp_path: Path) -> None:
+    """What ``setup`` decides before any step: the loaders (shuffled training, in-process on a CPU as ultralytics
+    does, a validation batch twice the training one, in order), which parameters train, the accumulation, and the
+    inserted blocks' own parameter group at their learning-rate multiplier."""
+    import lightning as L
+    from torch.utils.data import RandomSampler, SequentialSampler
+
+    from search.evaluate import mark_blocks
+
+    data = prepare_digits(root=tmp_path, n_train=16, n_val=12, imgsz=64)
+    placed = apply("yolov8n.yaml", {15: ("se", {})}, nc=10)
+    assert mark_blocks(placed.model, 5.0) > 0
+    cfg = TrainConfig(epochs=2, imgsz=64, batch=4, nbs=4, workers=8, optimizer="SGD", lr0=0.01, warmup_epochs=0,
+                      accelerator="cpu", devices=1)  # fmt: skip
+    module = DetectionModule(placed.model, data, cfg)
+    module.trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=2, logger=False, enable_progress_bar=False)
+    module.setup("fit")
+    train, val = module.train_loader, module.val_loader
+    assert isinstance(train.sampler, RandomSampler) and train.batch_size == 4
+    assert train.num_workers == 0 and not train.pin_memory  # 4 batches would allow workers: the CPU gets none
+    assert isinstance(val.sampler, SequentialSampler) and val.batch_size == 8
+    frozen = {n for n, p in placed.model.named_parameters() if not p.requires_grad}
+    assert frozen and frozen == {n for n, _ in placed.model.named_parameters() if ".dfl" in n}
+    assert module.accumulate == module.nominal_accumulate == 1  # nbs equal to the batch: a step every batch
+    marked = {id(p) for p in placed.model.parameters() if getattr(p, "lr_mult", 1.0) == 5.0}
+    groups = module.recipe.optimizer.param_groups
+    own = [g for g in groups if {id(p) for p in g["params"]} & marked]
+    assert own and all({id(p) for p in g["params"]} <= marked for g in own)  # the blocks' parameters alone
+    assert {g["lr"] for g in own} == {5.0 * g["lr"] for g in groups if g not in own}
+    assert (module.images_seen, module.train_seconds, module.stopped_early, module.history) == (0, 0.0, False, [])
+    assert module.hparams["lr0"] == 0.01 and module.hparams["batch"] == 4  # the settings, saved with the module
+    module.on_fit_start()  # the EMA: ultralytics' decay ramp to 0.9999; without EMA (decay 0) a copy of the weights
+    assert module.ema.decay(10**6) == pytest.approx(0.9999)
+    plain = DetectionModule(placed.model, data, replace(cfg, ema=False))
+    plain.on_fit_start()
+    assert plain.ema.decay(10**6) == 0.0
