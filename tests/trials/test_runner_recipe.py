@@ -3,6 +3,7 @@ momentum and the gradient accumulation, the schedule's steps between epochs, the
 
 from __future__ import annotations
 
+import time
 from copy import deepcopy
 from dataclasses import replace
 from pathlib import Path
@@ -51,6 +52,11 @@ class Recorded(DetectionModule):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.iterations: list[Iteration] = []
+        self.epoch_seconds: list[float] = []
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        self.epoch_seconds.append(self.epoch_train_seconds)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         super().on_train_batch_end(outputs, batch, batch_idx)
@@ -64,7 +70,9 @@ class Recorded(DetectionModule):
 def _ours(init: DetectionModel, data: Path, cfg: TrainConfig) -> Recorded:
     module = Recorded(deepcopy(init), data, cfg, on_epoch=lambda epoch, metrics: module.epochs.append(epoch) or False)
     module.epochs = []
+    start = time.perf_counter()
     fit(module, cfg, progress="none")
+    module.wall = time.perf_counter() - start
     return module
 
 
@@ -115,7 +123,11 @@ def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str
     assert our_ema.decay(our_ema.updates) == their_ema.decay(their_ema.updates)
     # what the trial reports: every epoch to its callback, 16 images an epoch, not stopped, the training time
     assert module.epochs == [0, 1, 2] and module.images_seen == 48 and module.stopped_early is False
-    assert module.train_seconds > 0
+    assert module.train_seconds == pytest.approx(sum(module.epoch_seconds)) and len(module.epoch_seconds) == 3
+    assert min(module.epoch_seconds) > 0 and module.train_seconds < module.wall
+    shown, logged = module.trainer.progress_bar_metrics, module.trainer.logged_metrics
+    assert {"train/box_loss", "train/cls_loss", "train/dfl_loss"} <= shown.keys()  # the bar shows the losses
+    assert "val/map50_95" in logged
 
 
 def test_setup_builds_ultralytics_loaders_freezes_the_dfl_alone_and_regroups_new_blocks(tmp_path: Path) -> None:
@@ -154,3 +166,8 @@ def test_setup_builds_ultralytics_loaders_freezes_the_dfl_alone_and_regroups_new
     plain = DetectionModule(placed.model, data, replace(cfg, ema=False))
     plain.on_fit_start()
     assert plain.ema.decay(10**6) == 0.0
+    for p in placed.model.parameters():  # the gradient is clipped to trainer.grad_clip (10) by its total norm
+        p.grad = torch.full_like(p, 100.0) if p.requires_grad else None
+    module.on_before_optimizer_step(module.recipe.optimizer)
+    norms = [p.grad.norm() for p in placed.model.parameters() if p.grad is not None]
+    assert torch.linalg.vector_norm(torch.stack(norms)) == pytest.approx(10.0, rel=1e-3)
