@@ -136,8 +136,10 @@ def test_a_search_with_max_repeats_spends_repeats_where_the_answer_is_open(tmp_p
 def test_limits_and_levels_at_their_edges() -> None:
     steady = [b + 0.02 + 0.0005 * (-1) ** i for i, b in enumerate(BASE)]  # +0.02, paired spread 0.0007
     assert Intensify(2, 2).max_repeats == 2  # as many as search.repeats: no adaptive repeat, but valid
-    assert not Intensify(2, 3).more(steady[:3], BASE)  # max_repeats reached, the baseline has more
-    assert not Intensify(2, 5).more(steady[:2], BASE[:2])  # every baseline repeat paired already
+    open_ = [b + 0.001 * (-1) ** i for i, b in enumerate(BASE)]  # no effect: open at every count
+    assert Intensify(2, 5).more(open_[:3], BASE)
+    assert not Intensify(2, 3).more(open_[:3], BASE)  # max_repeats reached, the baseline has more
+    assert not Intensify(2, 5).more(open_[:2], BASE[:2])  # every baseline repeat paired already
     assert Intensify(1, 3).more(steady[:1], BASE)  # one pair is no test: a second repeat
     # resolved at 95% (t 12.7) but not at Bonferroni's level over 7 comparisons (t 89): a claim needs the latter
     assert _decided(steady[:2], BASE[:2], 0.95) and Intensify(2, 5, comparisons=7).more(steady[:2], BASE)

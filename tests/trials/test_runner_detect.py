@@ -45,6 +45,14 @@ def test_on_epoch_returning_true_stops_training(digits_detect: Path, tiny: Train
     assert result.epochs == 1 and len(result.history) == 1 and result.stopped_early
 
 
+def test_a_stop_is_early_only_before_the_last_epoch(digits_detect: Path, tiny: TrainConfig) -> None:
+    tiny.epochs = 3
+    after_two = fit_detection(_model(), digits_detect, tiny, on_epoch=lambda epoch, metrics: epoch == 1)
+    assert after_two.epochs == 2 and after_two.stopped_early
+    at_the_end = fit_detection(_model(), digits_detect, tiny, on_epoch=lambda epoch, metrics: epoch == 2)
+    assert at_the_end.epochs == 3 and not at_the_end.stopped_early
+
+
 def test_without_val_only_the_last_epoch_is_validated(digits_detect: Path, tiny: TrainConfig) -> None:
     """``val=False`` (the cached baseline's) skips the intermediate validations, not epochs or images."""
     tiny.epochs, calls = 2, []

@@ -15,10 +15,12 @@ from ultralytics import YOLO
 from ultralytics.nn.tasks import DetectionModel
 from ultralytics.utils.torch_utils import ModelEMA
 
+import runners.module
 from runners import TrainConfig, prepare_digits
 from runners.detect import DetectionModule
 from runners.fit import fit
-from runners.seams import no_font_download
+from runners.module import scale_marked
+from runners.seams import no_font_download, training_recipe
 from search.placement import apply
 
 Iteration = dict[str, Any]
@@ -68,7 +70,7 @@ class Recorded(DetectionModule):
 
 
 def _ours(init: DetectionModel, data: Path, cfg: TrainConfig) -> Recorded:
-    module = Recorded(deepcopy(init), data, cfg, on_epoch=lambda epoch, metrics: module.epochs.append(epoch) or False)
+    module = Recorded(deepcopy(init), data, cfg, on_epoch=lambda e, metrics: module.epochs.append((e, *metrics)) and 0)
     module.epochs = []
     start = time.perf_counter()
     fit(module, cfg, progress="none")
@@ -95,6 +97,28 @@ def _ultralytics(init: DetectionModel, data: Path, cfg: TrainConfig, tmp: Path) 
     return iterations, yolo.trainer.ema
 
 
+def _theirs(name: str, init: DetectionModel, data: Path, cfg: TrainConfig, tmp: Path) -> tuple[list[Iteration], Any]:
+    if name not in THEIRS:
+        THEIRS[name] = _ultralytics(init, data, cfg, tmp)
+    return THEIRS[name]
+
+
+def test_accumulation_without_warm_up_steps_where_ultralytics_does(tmp_path: Path) -> None:
+    """No warm-up and nbs twice the batch: an optimizer step every second batch from the first epoch on."""
+    data = prepare_digits(root=tmp_path, n_train=16, n_val=4, imgsz=64)
+    init = apply("yolov8n.yaml", {}, nc=10).model
+    cfg = TrainConfig(
+        epochs=2, imgsz=64, batch=4, nbs=8, warmup_epochs=0, optimizer="SGD", lr0=0.01, workers=0,
+        accelerator="cpu", devices=1,
+    )  # fmt: skip
+    ours = _ours(init, data, cfg).iterations
+    theirs, _ = _theirs("SGD, no warm-up", init, data, cfg, tmp_path)
+    assert [it["steps"] for it in theirs] == [0, 1, 1, 2, 2, 3, 3, 4]
+    assert [it["accumulate"] for it in theirs] == [2] * 8
+    for ni, (mine, reference) in enumerate(zip(ours, theirs, strict=True)):
+        assert mine == reference, f"iteration {ni}: ours {mine}, ultralytics {reference}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["SGD", "auto"])  # auto: AdamW at a fitted lr, bias warm-up from 0
 def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str, tmp_path: Path) -> None:
@@ -106,9 +130,7 @@ def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str
     )  # fmt: skip
     module = _ours(init, data, cfg)
     ours, our_ema = module.iterations, module.ema
-    if optimizer not in THEIRS:
-        THEIRS[optimizer] = _ultralytics(init, data, cfg, tmp_path)
-    theirs, their_ema = THEIRS[optimizer]
+    theirs, their_ema = _theirs(optimizer, init, data, cfg, tmp_path)
 
     # 4 batches an epoch; warm-up over iterations 0-4 (epoch 2's first included) ramps the accumulation to 2 (nbs 8);
     # epoch 3's learning rates come from the schedule alone
@@ -122,7 +144,8 @@ def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str
     assert (our_ema.updates, our_ema.enabled) == (their_ema.updates, their_ema.enabled) == (7, True)
     assert our_ema.decay(our_ema.updates) == their_ema.decay(their_ema.updates)
     # what the trial reports: every epoch to its callback, 16 images an epoch, not stopped, the training time
-    assert module.epochs == [0, 1, 2] and module.images_seen == 48 and module.stopped_early is False
+    assert [e[0] for e in module.epochs] == [0, 1, 2] and all("map50_95" in e[1:] for e in module.epochs)
+    assert module.images_seen == 48 and module.stopped_early is False
     assert module.train_seconds == pytest.approx(sum(module.epoch_seconds)) and len(module.epoch_seconds) == 3
     assert min(module.epoch_seconds) > 0 and module.train_seconds < module.wall
     shown, logged = module.trainer.progress_bar_metrics, module.trainer.logged_metrics
@@ -130,7 +153,9 @@ def test_warm_up_accumulation_schedule_and_ema_follow_ultralytics(optimizer: str
     assert "val/map50_95" in logged
 
 
-def test_setup_builds_ultralytics_loaders_freezes_the_dfl_alone_and_regroups_new_blocks(tmp_path: Path) -> None:
+def test_setup_builds_ultralytics_loaders_freezes_the_dfl_alone_and_regroups_new_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What ``setup`` decides before any step: the loaders (shuffled training, in-process on a CPU as ultralytics
     does, a validation batch twice the training one, in order), which parameters train, the accumulation, and the
     inserted blocks' own parameter group at their learning-rate multiplier."""
@@ -146,7 +171,16 @@ def test_setup_builds_ultralytics_loaders_freezes_the_dfl_alone_and_regroups_new
                       accelerator="cpu", devices=1)  # fmt: skip
     module = DetectionModule(placed.model, data, cfg)
     module.trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=2, logger=False, enable_progress_bar=False)
+    seen = {}
+
+    def recipe(*args: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return training_recipe(*args, **kwargs)
+
+    monkeypatch.setattr(runners.module, "training_recipe", recipe)
     module.setup("fit")
+    # what optimizer=auto chooses by: optimizer steps of the whole run, at the nominal batch (16 images / 4, 2 epochs)
+    assert seen["iterations"] == 8 and seen["regroup"] is scale_marked
     train, val = module.train_loader, module.val_loader
     assert isinstance(train.sampler, RandomSampler) and train.batch_size == 4
     assert train.num_workers == 0 and not train.pin_memory  # 4 batches would allow workers: the CPU gets none
