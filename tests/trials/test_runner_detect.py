@@ -51,6 +51,8 @@ def test_a_stop_is_early_only_before_the_last_epoch(digits_detect: Path, tiny: T
     assert after_two.epochs == 2 and after_two.stopped_early
     at_the_end = fit_detection(_model(), digits_detect, tiny, on_epoch=lambda epoch, metrics: epoch == 2)
     assert at_the_end.epochs == 3 and not at_the_end.stopped_early
+    unwatched = fit_detection(_model(), digits_detect, tiny)  # no callback: nothing asks to stop
+    assert unwatched.epochs == 3 and not unwatched.stopped_early
 
 
 def test_without_val_only_the_last_epoch_is_validated(digits_detect: Path, tiny: TrainConfig) -> None:
