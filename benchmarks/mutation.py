@@ -2,6 +2,7 @@
 
     python benchmarks/mutation.py            # mutmut run, then the table (about 10 min on 2 cores)
     python benchmarks/mutation.py --table    # the table of the last run only
+    python benchmarks/mutation.py "runners.module.*"   # the mutants of one module (mutmut's name globs)
     mutmut show <name>                       # one mutant's diff; `mutmut results` lists the survivors
 
 The setup is ``[tool.mutmut]`` in pyproject.toml: the files mutated (``only_mutate``) and the tests that may judge
@@ -50,11 +51,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", action="store_true", help="only print the table of the last run")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1, help="parallel mutant runs")
+    parser.add_argument("names", nargs="*", help="only these mutants (globs such as 'runners.module.*')")
     args = parser.parse_args()
     if not args.table:
         start = time.perf_counter()
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # each mutant on one core
-        run = subprocess.run(["mutmut", "run", "--max-children", str(args.max_children)], cwd=ROOT, env=env)
+        command = ["mutmut", "run", "--max-children", str(args.max_children), *args.names]
+        run = subprocess.run(command, cwd=ROOT, env=env)
         print(f"\nmutmut run: exit code {run.returncode}, {time.perf_counter() - start:.0f} s", file=sys.stderr)
     print(table(counts()))
 
