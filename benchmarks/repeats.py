@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmarks.stopping import Run, load
+from benchmarks.stopping import Run, load, median_iqr
 from search.intensify import Intensify
 from search.report import ALPHA, compare_to_baseline
 
@@ -84,11 +83,6 @@ def significant(scores: dict[str, list[float]]) -> tuple[frozenset[str], frozens
     return better, worse
 
 
-def _median_iqr(values: list[float], fmt: str) -> str:
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return f"{q2:{fmt}} [{q1:{fmt}}, {q3:{fmt}}]"
-
-
 @dataclass
 class Measured:
     """One policy over the replayed orders."""
@@ -133,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     for policy in chosen:
         m = measure(runs, policy, orders, most)
         better, worse = (" / ".join(sorted(", ".join(sorted(a[i])) or "none" for a in m.answers)) for i in (0, 1))
-        print(f"| {policy.name} | {_median_iqr(m.spent, '.1%')} | {m.same}/{len(orders)} | {better} | {worse} |")
+        print(f"| {policy.name} | {median_iqr(m.spent, '.1%')} | {m.same}/{len(orders)} | {better} | {worse} |")
 
 
 if __name__ == "__main__":

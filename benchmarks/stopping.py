@@ -127,7 +127,8 @@ def measure(runs: dict[str, Run], rule: Rule, orders: int, seed: int = 0) -> dic
     return out
 
 
-def _median_iqr(values: list[float], fmt: str) -> str:
+def median_iqr(values: list[float], fmt: str) -> str:
+    """``median [q1, q3]`` of ``values``, each formatted with ``fmt``."""
     q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return f"{q2:{fmt}} [{q1:{fmt}}, {q3:{fmt}}]"
 
@@ -147,8 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     for rule in rules:
         m = measure(runs, rule, args.orders)
         rows.append([
-            rule.name, str(rule.repeats), _median_iqr(m["epochs"], ".1%"), _median_iqr(m["stopped"], ".0f"),
-            _median_iqr(m["hypervolume"], ".3f"), _median_iqr(m["top3"], ".0f"),
+            rule.name, str(rule.repeats), median_iqr(m["epochs"], ".1%"), median_iqr(m["stopped"], ".0f"),
+            median_iqr(m["hypervolume"], ".3f"), median_iqr(m["top3"], ".0f"),
         ])  # fmt: skip
     print(f"{len(runs)} architectures of fidelity_trial_{args.name}.csv, {args.orders} orders per rule, baseline first")
     print("| rule | repeats | epochs trained | trials stopped | hypervolume vs none | top-3 completed |")
