@@ -20,7 +20,7 @@ beside the training: wall time under the machine's load, not used by the replay)
 
 Usage (from the repository root; one training at a time)::
 
-    python -m benchmarks.table build [--repeats 3] [--limit N] [overrides]   # train what the table lacks (hours)
+    python -m benchmarks.table build [--repeats 3] [--limit N] [--shard K/N] [overrides]   # train what it lacks (hours)
     python -m benchmarks.table list [--repeats 3]                             # architectures, runs done
 """
 
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from filelock import FileLock
 
 from benchmarks import fidelity
 from benchmarks.fidelity import TASKS, open_results, read_rows
@@ -122,9 +123,13 @@ def build(
     archs: Mapping[str, space.Architecture],
     seeds: Sequence[int],
     limit: int | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> int:
     """Train the (architecture, repeat) runs the table at ``path`` lacks, repeat 0 of every architecture first,
     appending each as it finishes; repeat k trains at ``seeds[k]``. Stops after ``limit`` runs; returns how many ran.
+
+    ``shard=(k, n)`` trains only every n-th missing run from the k-th on, so that n processes (one core each) build
+    the table together without training a run twice; each appends its rows under a file lock.
     """
     done = open_results(path, header, FIELDS)
     todo = [
@@ -132,12 +137,12 @@ def build(
         for repeat, seed in enumerate(seeds)
         for arch in archs.values()
         if (space.describe(arch), seed) not in done
-    ][:limit]
+    ][shard[0] :: shard[1]][:limit]
     for i, (repeat, seed, arch) in enumerate(todo, 1):
         start = time.perf_counter()
         blocks = {int(site): block for site, (block, _) in arch.items()}
         row = {"arch": space.describe(arch), "blocks": key(arch), "repeat": repeat, **train(blocks, seed)}
-        with path.open("a", newline="") as f:
+        with FileLock(f"{path}.lock"), path.open("a", newline="") as f:
             csv.DictWriter(f, FIELDS).writerow(row)
         took = time.perf_counter() - start
         print(f"[{i}/{len(todo)}] {row['arch']} repeat {repeat}: {row['metric']:.4f} ({took:.0f} s)", flush=True)
@@ -166,6 +171,14 @@ def listing(path: Path, repeats: int) -> str:
     return "\n".join(lines)
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``K/N`` as (K, N), 0 <= K < N."""
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected K/N with 0 <= K < N, e.g. 0/2")
+    return int(k), int(n)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--name", default="", help="table name: results/table_<name>.csv (another protocol)")
         if name == "build":
             p.add_argument("--limit", type=int, default=None, help="train at most this many runs now")
+            p.add_argument("--shard", type=_shard, default=(0, 1), help="K/N: every N-th missing run from the K-th")
             p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")
     args = parser.parse_args(argv)
     path = csv_path(args.name)
@@ -184,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     settings, seed, train = protocol(args.overrides)
     command = ["python -m benchmarks.table build", *(["--name", args.name] if args.name else []), *args.overrides]
     header = {"command": " ".join(command), **settings}
-    build(path, header, train, architectures(), [seed + k for k in range(args.repeats)], args.limit)
+    build(path, header, train, architectures(), [seed + k for k in range(args.repeats)], args.limit, args.shard)
     print(listing(path, args.repeats))
 
 
