@@ -22,6 +22,7 @@ Usage (from the repository root; one training at a time)::
 
     python -m benchmarks.table build [--repeats 3] [--limit N] [--shard K/N] [overrides]   # train what it lacks (hours)
     python -m benchmarks.table list [--repeats 3]                             # architectures, runs done
+    python -m benchmarks.table heatmap [--space single] [--out PNG]           # the block × site map of the table
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ from filelock import FileLock
 from benchmarks import fidelity
 from benchmarks.fidelity import TASKS, open_results, read_rows
 from search import space
+from search.heatmap import plot_heatmap
 from search.placement import sites
+from search.report import ALPHA
+from search.stats import holm, paired
 
 RESULTS = fidelity.RESULTS
 FIELDS = ["arch", "blocks", "repeat", *fidelity.FIELDS[1:], "latency_ms"]
@@ -128,16 +132,13 @@ def build(
     """Train the (architecture, repeat) runs the table at ``path`` lacks, repeat 0 of every architecture first,
     appending each as it finishes; repeat k trains at ``seeds[k]``. Stops after ``limit`` runs; returns how many ran.
 
-    ``shard=(k, n)`` trains only every n-th missing run from the k-th on, so that n processes (one core each) build
-    the table together without training a run twice; each appends its rows under a file lock.
+    ``shard=(k, n)`` trains only every n-th run of the whole table from the k-th on (those still missing), so that n
+    processes (one core each) build it together without training a run twice, whenever each starts or resumes; each
+    appends its rows under a file lock.
     """
     done = open_results(path, header, FIELDS)
-    todo = [
-        (repeat, seed, arch)
-        for repeat, seed in enumerate(seeds)
-        for arch in archs.values()
-        if (space.describe(arch), seed) not in done
-    ][shard[0] :: shard[1]][:limit]
+    runs = [(repeat, seed, arch) for repeat, seed in enumerate(seeds) for arch in archs.values()]
+    todo = [(r, s, a) for r, s, a in runs[shard[0] :: shard[1]] if (space.describe(a), s) not in done][:limit]
     for i, (repeat, seed, arch) in enumerate(todo, 1):
         start = time.perf_counter()
         blocks = {int(site): block for site, (block, _) in arch.items()}
@@ -179,21 +180,54 @@ def _shard(text: str) -> tuple[int, int]:
     return int(k), int(n)
 
 
+def heatmap_rows(rows: Sequence[Mapping[str, Any]], sp: Space) -> list[dict[str, Any]]:
+    """The table's single-block architectures of ``sp`` as ``search.heatmap`` reads a study's trials: each one's mean
+    paired Δ to the baseline over the repeats both have (``search.stats.paired``), significant where its Holm-adjusted
+    p (over these architectures, the map's family of comparisons) is below 0.05, as ``trials.csv`` decides."""
+    scores: dict[str, dict[int, float]] = {}
+    for row in rows:
+        scores.setdefault(row["blocks"], {})[int(row["repeat"])] = float(row["metric"])
+    base = scores.get(key({}), {})
+    singles = [(k, arch) for k, arch in sp.architectures().items() if len(arch) == 1 and k in scores]
+    tests = []
+    for k, _ in singles:
+        common = sorted(set(scores[k]) & set(base))
+        tests.append(paired([scores[k][r] for r in common], [base[r] for r in common]))
+    adjusted = holm([t.p_value for t in tests])
+    return [
+        {"state": "COMPLETE", "reused_from": None, "delta": t.delta, "significant": p < ALPHA,
+         **{f"site_{site}": block for site, (block, _) in arch.items()}}
+        for (_, arch), t, p in zip(singles, tests, adjusted, strict=True)
+    ]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("build", "list"):
+    for name in ("build", "list", "heatmap"):
         p = sub.add_parser(name)
-        p.add_argument("--repeats", type=int, default=3, help="repeats per architecture (seeds trainer.seed + k)")
         p.add_argument("--name", default="", help="table name: results/table_<name>.csv (another protocol)")
+        if name == "heatmap":
+            p.add_argument("--space", default="single", choices=sorted(spaces()), help="the space whose blocks map")
+            p.add_argument("--out", type=Path, default=None, help="default results/heatmap_<space>.png")
+            continue
+        p.add_argument("--repeats", type=int, default=3, help="repeats per architecture (seeds trainer.seed + k)")
         if name == "build":
             p.add_argument("--limit", type=int, default=None, help="train at most this many runs now")
-            p.add_argument("--shard", type=_shard, default=(0, 1), help="K/N: every N-th missing run from the K-th")
+            p.add_argument("--shard", type=_shard, default=(0, 1), help="K/N: every N-th run from the K-th")
             p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")
     args = parser.parse_args(argv)
     path = csv_path(args.name)
     if args.command == "list":
         print(listing(path, args.repeats))
+        return
+    if args.command == "heatmap":
+        out = args.out or RESULTS / f"heatmap_{args.space}{f'_{args.name}' if args.name else ''}.png"
+        mapped = heatmap_rows(read_rows(path)[1], spaces()[args.space])
+        plot_heatmap(mapped, "map50_95", out)
+        better = sum(r["significant"] and r["delta"] > 0 for r in mapped)
+        worse = sum(r["significant"] and r["delta"] < 0 for r in mapped)
+        print(f"{out}: {len(mapped)} block × site cells, {better} better and {worse} worse than the baseline (Holm)")
         return
     settings, seed, train = protocol(args.overrides)
     command = ["python -m benchmarks.table build", *(["--name", args.name] if args.name else []), *args.overrides]
