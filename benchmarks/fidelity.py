@@ -56,6 +56,7 @@ from search.evaluate import mark_blocks
 from search.placement import apply
 from search.stats import (
     kendall,
+    kendall_interval,
     partial_kendall,
     reliability,
     sd_interval,
@@ -134,6 +135,9 @@ def compose_config(overrides: Iterable[str] = ()) -> Any:
         return compose("config", overrides=list(overrides))
 
 
+NUMBERS = ("metric", "metric2", "train_s", "gflops")
+
+
 def read_rows(path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """(header settings, rows) of a results CSV; ``#`` lines hold ``key: value`` settings."""
     if not path.is_file():
@@ -141,11 +145,12 @@ def read_rows(path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     lines = path.read_text().splitlines()
     header = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# ") and ": " in line)
     rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
-    for row in rows:
-        row["seed"], row["epochs"], row["images"] = int(row["seed"]), int(row["epochs"]), int(row["images"])
-        for key in ("metric", "metric2", "train_s", "gflops"):
-            row[key] = float(row[key])
-        row["curve"] = [float(v) for v in row["curve"].split()]
+    for row in rows:  # the typed columns a CSV has (a prescreen CSV has few of them)
+        for key, kind in (("seed", int), ("epochs", int), ("images", int), *((k, float) for k in NUMBERS)):
+            if key in row:
+                row[key] = kind(row[key])
+        if "curve" in row:
+            row["curve"] = [float(v) for v in row["curve"].split()]
     return header, rows
 
 
@@ -413,6 +418,7 @@ def _measures(
     out = {
         "architectures in both": str(len(names)),
         "Kendall τ, trial vs reference": f"{kendall(x, y):.3f}",
+        "its 95% bootstrap interval over architectures": "[{:.3f}, {:.3f}]".format(*kendall_interval(x, y)),
         "Spearman ρ, trial vs reference": f"{spearman(x, y):.3f}",
         "partial τ, GFLOPs controlled": f"{partial_kendall(x, y, z):.3f}",
         "Kendall τ, GFLOPs alone vs reference": f"{kendall([-v for v in z], y):.3f}",
