@@ -16,6 +16,7 @@ the end, each rule reports, median [interquartile range] over the orders:
 Usage (no training; seconds)::
 
     python -m benchmarks.stopping [--name ungated-lr1e-4] [--orders 200] [--rules raw:0.02 paired:0.95:0.005 ...]
+    python -m benchmarks.stopping --csv benchmarks/results/table.csv    # the exhaustive table's 109 architectures
 
 A rule is ``raw:<margin>[:<min_epoch>]`` (one repeat: ``search.early_stop`` with ``confidence`` null, as shipped) or
 ``paired:<confidence>:<margin>[:<min_epoch>]`` (every trial at ``--repeats``, default 3, the most a CSV of seeds 0-2
@@ -29,6 +30,7 @@ import random
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchmarks.efficiency import hypervolume, reference
 from benchmarks.fidelity import csv_path, read_rows
@@ -69,14 +71,15 @@ class Run:
     curves: dict[int, list[float]]
 
 
-def load(name: str) -> dict[str, Run]:
-    """The architectures of a fidelity trial CSV."""
+def load(path: Path) -> dict[str, Run]:
+    """The architectures of a fidelity trial CSV or of the exhaustive table (``benchmarks/table.py``)."""
     runs: dict[str, Run] = {}
-    for row in read_rows(csv_path("trial", "detect", name))[1]:
+    for row in read_rows(path)[1]:
         runs.setdefault(row["arch"], Run(row["gflops"], {})).curves[row["seed"]] = row["curve"]
     if not runs:
-        path = csv_path("trial", "detect", name)
-        raise SystemExit(f"error: {path} holds no runs (python -m benchmarks.fidelity trial --name {name})")
+        raise SystemExit(
+            f"error: {path} holds no runs (python -m benchmarks.fidelity trial, or benchmarks.table build)"
+        )
     return runs
 
 
@@ -136,12 +139,16 @@ def median_iqr(values: list[float], fmt: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stopping", description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default="ungated-lr1e-4", help="the fidelity trial protocol (default: the shipped)")
+    parser.add_argument(
+        "--csv", type=Path, default=None, help="another results CSV, e.g. the table's (overrides --name)"
+    )
     parser.add_argument("--orders", type=int, default=200, help="random orders replayed per rule")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of a search under a paired rule")
     rules = ["raw:0.02", "raw:0.02:2", "raw:0.01:2", "paired:0.95:0.02", "paired:0.95:0.005", "paired:0.95:0.005:2"]
     parser.add_argument("--rules", nargs="+", default=rules, help="raw:<margin>[:<min_epoch>] or paired:...")
     args = parser.parse_args(argv)
-    runs = load(args.name)
+    path = args.csv or csv_path("trial", "detect", args.name)
+    runs = load(path)
     rules = [Rule("none", None, repeats=r) for r in sorted({1, args.repeats})]
     rules += [Rule.parse(text, args.repeats) for text in args.rules]
     rows = []
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             rule.name, str(rule.repeats), median_iqr(m["epochs"], ".1%"), median_iqr(m["stopped"], ".0f"),
             median_iqr(m["hypervolume"], ".3f"), median_iqr(m["top3"], ".0f"),
         ])  # fmt: skip
-    print(f"{len(runs)} architectures of fidelity_trial_{args.name}.csv, {args.orders} orders per rule, baseline first")
+    print(f"{len(runs)} architectures of {path.name}, {args.orders} orders per rule, baseline first")
     print("| rule | repeats | epochs trained | trials stopped | hypervolume vs none | top-3 completed |")
     print("|---|---:|---:|---:|---:|---:|")
     print("\n".join(f"| {' | '.join(row)} |" for row in rows))

@@ -33,7 +33,7 @@ def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, stopping.
 
     header = {"command": "t", "settings": "s", "data": "d", "baseline_metric": "0.7"}
     fidelity.run(fidelity.csv_path("trial", "detect", "x"), header, task, [0, 1, 2], train)
-    return stopping.load("x")
+    return stopping.load(fidelity.csv_path("trial", "detect", "x"))
 
 
 def test_the_raw_rule_at_epoch_1_stops_the_late_winner_and_loses_the_front(runs: dict[str, stopping.Run]) -> None:
@@ -68,3 +68,13 @@ def test_no_rule_trains_everything(runs: dict[str, stopping.Run]) -> None:
 def test_a_bad_rule_is_one_line_naming_the_forms(text: str) -> None:
     with pytest.raises(SystemExit, match=r"--rules: .*valid: raw:<margin>\[:<min_epoch>\] or paired:"):
         stopping.Rule.parse(text, 3)
+
+
+def test_cli_replays_any_results_csv(runs: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    moved = tmp_path / "table.csv"
+    fidelity.csv_path("trial", "detect", "x").rename(moved)
+    stopping.main(["--csv", str(moved), "--orders", "3", "--rules", "raw:0.02"])
+    out = capsys.readouterr().out
+    assert "4 architectures of table.csv, 3 orders per rule" in out and "| raw:0.02 | 1 |" in out
+    with pytest.raises(SystemExit, match="holds no runs"):
+        stopping.main(["--csv", str(tmp_path / "none.csv")])
