@@ -163,7 +163,7 @@ def open_results(path: Path, header: Mapping[str, str], fields: Sequence[str] = 
         differ = [k for k in ("settings", "data", "baseline_metric") if not same_setting(old.get(k), header.get(k))]
         if differ:
             sys.exit(f"error: {path} was made with other {', '.join(differ)}; move it away or use another --name")
-        return {(r["arch"], r["seed"]) for r in rows}
+        return {(r["arch"], r.get("seed")) for r in rows}  # a prescreen CSV has no seed
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         f.writelines(f"# {k}: {v}\n" for k, v in header.items())

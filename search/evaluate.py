@@ -202,16 +202,23 @@ def mark_blocks(model: torch.nn.Module, lr_mult: float) -> int:
     short trial. A zoo class is matched exactly, so a model's own modules of a parent class (ultralytics' ``PSA`` in
     YOLO11) are not new blocks.
     """
-    zoo = {block_class(key) for key in available()}
     marked = 0
     if lr_mult != 1.0:
-        for module in model.modules():
-            if isinstance(module, ResidualGate) or type(module) in zoo:
-                for p in module.parameters():
-                    if getattr(p, LR_MULT, None) is None:  # a gated block's parameters are the gate's already
-                        setattr(p, LR_MULT, lr_mult)
-                        marked += 1
+        for p in block_parameters(model):
+            if getattr(p, LR_MULT, None) is None:
+                setattr(p, LR_MULT, lr_mult)
+                marked += 1
     return marked
+
+
+def block_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The parameters of every inserted block (its gate's included), each once: what ``mark_blocks`` marks."""
+    zoo = {block_class(key) for key in available()}
+    found: dict[int, torch.nn.Parameter] = {}
+    for module in model.modules():
+        if isinstance(module, ResidualGate) or type(module) in zoo:
+            found.update((id(p), p) for p in module.parameters())  # a gated block's parameters are the gate's
+    return list(found.values())
 
 
 def _stamp() -> dict[str, str]:
