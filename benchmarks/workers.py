@@ -1,7 +1,8 @@
 """Many workers on one study, with faults: the coordination of a real search on a cheap evaluation.
 
-Each worker process runs the search's own ``Objective`` (quota, architecture claims, reuse, failure limits) and
-``workers.run`` loop on a shared storage; only the evaluation is a sleep instead of a training. Faults: one worker
+Each worker process runs the search's own ``Objective`` (quota, architecture claims, reuse, failure limits), repeat
+claims (``search.repeats``: ``--repeats`` per architecture, idle workers helping with other trials' repeats) and
+``workers.run`` loop on a shared storage; only a training is a sleep. Faults: one worker
 is killed with SIGKILL in the middle of a trial and restarted, and one architecture always raises. That architecture
 is queued ``MAX_FAILURES + 2`` times before the sampled trials (each worker samples with a seed of its own): it raises
 exactly ``MAX_FAILURES`` times and is proposed again after it is given up, even when the kill hits one of its tries
@@ -11,7 +12,10 @@ exactly ``MAX_FAILURES`` times and is proposed again after it is given up, even 
     python benchmarks/workers.py --storage postgresql+psycopg2://user@127.0.0.1:5432/db
 
 Prints: workers, trials requested, finished, failed trials (raised: counted, the architecture is given up after
-``search.max_failures``; killed: replaced), lost (must be 0), duplicates (must be 0), trials per minute and scaling.
+``search.max_failures``; killed: replaced), lost (must be 0), duplicates (architectures trained by two trials: must
+be 0), trainings (repeats trained), helped (of them, by idle workers for another's trial), repeat duplicates (a
+repeat trained twice: must be 0), short (completed trials without all their repeats: must be 0), trials per minute
+and scaling.
 """
 
 from __future__ import annotations
@@ -35,18 +39,38 @@ FAILING_PARAMS = {"slot0.site": "4", "slot0.block": "eca"}
 MAX_FAILURES = 2  # search.max_failures: the failing architecture is given up after this many raises
 
 
-def worker(storage_url: str, study_name: str, n_trials: int, work: float, seed: int) -> None:
-    """One worker: the real objective and loop, sampling with ``seed`` and evaluating by sleeping ``work`` seconds."""
+def worker(storage_url: str, study_name: str, n_trials: int, work: float, seed: int, repeats: int, log: str) -> None:
+    """One worker: the real objective, loop and repeat claims, sampling with ``seed``; a training is a sleep of
+    ``work`` seconds, appended to ``log`` as ``key repeat pid helper`` when it finishes."""
     from search import space, workers
     from search.objective import Objective
+    from search.repeats import Repeats, help_one
     from search.study import make_storage
+
+    def trained(key: str, repeat: int, helper: bool) -> None:
+        with open(log, "a") as f:  # one short line per write: appends do not interleave
+            f.write(f"{key} {repeat} {os.getpid()} {int(helper)}\n")
 
     def evaluate(trial: optuna.Trial, arch: space.Architecture, loggers: list) -> tuple[float, float]:
         trial.set_user_attr("trained_by", os.getpid())
+        key = trial.user_attrs["arch_key"]
+
+        def train(repeat: int, earlier: list | None) -> tuple[float, list[float]]:
+            time.sleep(work)
+            if space.describe(arch) == FAILING:
+                raise RuntimeError("injected failure")
+            trained(key, repeat, helper=False)
+            return len(arch) * 0.1 + repeat / 1000, [len(arch) * 0.1]
+
+        units = Repeats(trial.study, key, repeats, repeats, settle=0.2, poll=0.2, heartbeat=1)
+        units.run(train, lambda values: True, lambda: trial.set_user_attr("repeat_metrics", units.ordered()[0]))
+        values = units.ordered()[0]
+        return sum(values) / len(values), float(len(arch))
+
+    def help_train(t: optuna.trial.FrozenTrial, repeat: int) -> tuple[float, list[float]]:
         time.sleep(work)
-        if space.describe(arch) == FAILING:
-            raise RuntimeError("injected failure")
-        return len(arch) * 0.1, float(len(arch))
+        trained(t.user_attrs["arch_key"], repeat, helper=True)
+        return len(space.from_json(t.user_attrs["arch"])) * 0.1 + repeat / 1000, [0.0]
 
     storage = make_storage(storage_url, Path("."), heartbeat=1)
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler(seed))
@@ -54,18 +78,24 @@ def worker(storage_url: str, study_name: str, n_trials: int, work: float, seed: 
         evaluate, SITES, CANDIDATES, max_blocks=1, n_trials=n_trials, max_failures=MAX_FAILURES, poll=0.2
     )
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    workers.run(study, objective, n_trials, poll=0.2)
+    helper = lambda study: help_one(study, repeats, help_train, settle=0.2, heartbeat=1)  # noqa: E731
+    workers.run(study, objective, n_trials, poll=0.2, helper=helper)
 
 
-def simulate(storage_url: str, n_workers: int, n_trials: int, work: float = 0.3, kill: bool = True) -> dict:
-    """Run ``n_workers`` worker processes on a fresh study; kill and restart one mid-trial when ``kill``."""
+def simulate(
+    storage_url: str, n_workers: int, n_trials: int, work: float = 0.3, kill: bool = True, repeats: int = 2
+) -> dict:
+    """Run ``n_workers`` worker processes on a fresh study of ``repeats`` repeats per architecture; kill and restart
+    one mid-trial when ``kill``."""
     from search.study import create, make_storage
 
     name = f"sim-{n_workers}-{time.time_ns()}"
     study = create(make_storage(storage_url, Path("."), heartbeat=1), name, optuna.samplers.RandomSampler(0), False)
     for _ in range(MAX_FAILURES + 2):
         study.enqueue_trial(FAILING_PARAMS)
-    cmd = [sys.executable, __file__, "worker", storage_url, name, str(n_trials), str(work)]
+    log = Path(tempfile.mkdtemp()) / "trainings.log"
+    log.touch()
+    cmd = [sys.executable, __file__, "worker", storage_url, name, str(n_trials), str(work), str(repeats), str(log)]
     procs = [subprocess.Popen([*cmd, str(seed)]) for seed in range(n_workers)]
     if kill:
         _kill_mid_trial(study, procs[0])
@@ -76,7 +106,19 @@ def simulate(storage_url: str, n_workers: int, n_trials: int, work: float = 0.3,
     first = min(t.datetime_start for t in trials if t.datetime_start)
     last = max(t.datetime_complete for t in trials if t.datetime_complete)
     minutes = (last - first).total_seconds() / 60  # from the first trial's start: process start-up not counted
-    return {"workers": n_workers, **_count(study, n_trials), "trials_per_min": round(n_trials / minutes, 1)}
+    lines = [line.split() for line in log.read_text().splitlines()]
+    runs = Counter((key, repeat) for key, repeat, _, _ in lines)
+    complete = [t for t in trials if t.state.name == "COMPLETE" and not t.user_attrs.get("over_quota")]
+    return {
+        "workers": n_workers,
+        **_count(study, n_trials),
+        "architectures": len({t.user_attrs["arch_key"] for t in complete}),
+        "trainings": len(lines),
+        "helped": sum(helper == "1" for *_, helper in lines),
+        "repeat_duplicates": sum(n - 1 for n in runs.values()),
+        "short": sum(len(t.user_attrs.get("repeat_metrics", [])) != repeats for t in complete),
+        "trials_per_min": round(n_trials / minutes, 1),
+    }
 
 
 def _kill_mid_trial(study: optuna.Study, proc: subprocess.Popen) -> None:
@@ -114,23 +156,29 @@ def _count(study: optuna.Study, requested: int) -> dict:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
-        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]))
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[8]), int(sys.argv[6]),
+               sys.argv[7])  # fmt: skip
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--storage", default=None, help="storage URL (default: a journal file in a temp dir)")
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--work", type=float, default=2.0, help="seconds per evaluation")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--repeats", type=int, default=2, help="search.repeats: trainings per architecture")
     args = parser.parse_args()
     storage = args.storage or str(Path(tempfile.mkdtemp()) / "study.journal")
-    rows = [simulate(storage, n, args.trials, args.work) for n in args.workers]
+    rows = [simulate(storage, n, args.trials, args.work, repeats=args.repeats) for n in args.workers]
     base = rows[0]["trials_per_min"]
-    print("| workers | requested | finished | raised | killed | lost | duplicates | trials/min | scaling |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| workers | requested | finished | raised | killed | lost | duplicates | trainings | helped | "
+        "repeat duplicates | short | trials/min | scaling |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['workers']} | {r['requested']} | {r['finished']} | {r['raised']} | {r['killed']} | {r['lost']} | "
-            f"{r['duplicates']} | {r['trials_per_min']} | {r['trials_per_min'] / base:.2f}× |"
+            f"{r['duplicates']} | {r['trainings']} | {r['helped']} | {r['repeat_duplicates']} | {r['short']} | "
+            f"{r['trials_per_min']} | {r['trials_per_min'] / base:.2f}× |"
         )
 
 

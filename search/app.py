@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
         repeats=int(s.repeats),
         intensify=_intensify(s),
         settings=settings,
+        heartbeat=float(s.heartbeat),
     )
     objective = Objective(
         evaluate=evaluate,
@@ -115,7 +117,7 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
         tracker=tracker,
         worker=worker,
     )
-    interrupted = _optimize(study, objective, int(s.n_trials), show_bar=progress == "bar")
+    interrupted = _optimize(study, objective, int(s.n_trials), show_bar=progress == "bar", helper=evaluate.help)
     cost_col = COST_ATTR[s.objective]
     files, summary = report.write_all(study, run_dir, cost_col, metric)
     rows = report.trial_rows(study)
@@ -155,8 +157,15 @@ def open_study(cfg: DictConfig, run_dir: Path, site_ids: list[str], candidates: 
     return study
 
 
-def _optimize(study: optuna.Study, objective: Objective, n_trials: int, show_bar: bool = True) -> bool:
-    """Run trials until the study holds ``n_trials``; returns whether Ctrl-C or SIGTERM stopped it.
+def _optimize(
+    study: optuna.Study,
+    objective: Objective,
+    n_trials: int,
+    show_bar: bool = True,
+    helper: Callable[[optuna.Study], bool] | None = None,
+) -> bool:
+    """Run trials until the study holds ``n_trials``; returns whether Ctrl-C or SIGTERM stopped it. With every slot
+    taken, ``helper`` trains other workers' repeats (``Evaluate.help``).
 
     Each trial this worker finishes is a line on stderr (``_trial_line`` and the study's progress); ``show_bar`` draws
     the study's progress bar too.
@@ -176,7 +185,7 @@ def _optimize(study: optuna.Study, objective: Objective, n_trials: int, show_bar
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # SLURM preemption: stop like Ctrl-C
     try:
-        workers.run(study, objective, n_trials, callbacks=[update], poll=objective.poll)
+        workers.run(study, objective, n_trials, callbacks=[update], poll=objective.poll, helper=helper)
     except KeyboardInterrupt:
         bar.write("interrupted: the running trial is recorded as failed; writing outputs")
         return True

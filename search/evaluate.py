@@ -25,8 +25,10 @@ from search.cost import profile
 from search.early_stop import CURVE, REPEAT_CURVES, EarlyStop
 from search.intensify import Intensify
 from search.placement import apply, export_yaml
+from search.repeats import Repeats, help_one
 
 REPEATS = "repeat_metrics"  # user attribute: the metric of each repeat, in repeat order
+REUSED = "repeats_reused"  # user attribute: the repeats taken from the study's slots, trained by another process
 COST_ATTR = {"gflops": "gflops", "params": "params", "latency": "latency_ratio"}  # latency: relative to the baseline
 
 
@@ -56,6 +58,9 @@ class Evaluate:
         intensify: adaptive repeats (None: exactly ``repeats``): an architecture gets more repeats while the rule
             says its comparison is open, judged against the study's completed trials; the baseline gets the most.
         settings: the runner's training settings, whose seed each repeat replaces (None: the runner's own, one repeat).
+        settle, poll, heartbeat: of the repeat claims: each repeat is kept in the study's storage
+            (``search.repeats.Repeats``), other workers may train the fixed ones while the trial runs, and a later trial
+            of the architecture reuses them; heartbeat is ``search.heartbeat``.
     """
 
     model: str
@@ -74,6 +79,9 @@ class Evaluate:
     repeats: int = 1
     intensify: Intensify | None = None
     settings: Any = None
+    settle: float = 1.0
+    poll: float = 5.0
+    heartbeat: float = 30.0
 
     def __post_init__(self) -> None:
         if self.most > 1 and self.settings is None:
@@ -100,37 +108,62 @@ class Evaluate:
 
         rule = EarlyStop.for_trial(trial.study, my_cost, *self.early_stop) if self.early_stop else None
         start = time.perf_counter()
-        values: list[float] = []
-        curves: list[list[float]] = []
-        for repeat in range(self.most):
-            if not self._more(trial.study, not blocks, values, my_cost):
-                break
+        fixed = self.repeats if self.intensify is None else self.intensify.repeats
+        key = trial.user_attrs.get("arch_key")  # set by the Objective; without it no repeat is shared
+        units = Repeats(trial.study, key, min(fixed, self.most), self.most, self.settle, self.poll, self.heartbeat)
+        last: dict[str, Any] = {}  # the model of the last repeat trained here, saved with the trial
+
+        def train(repeat: int, earlier: list[list[float]] | None) -> tuple[float, list[float]]:
             curve: list[float] = []
 
-            def on_epoch(epoch: int, metrics: dict[str, float], curve: list[float] = curve, first: bool = not repeat):
+            def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
                 curve.append(float(metrics[self.metric]))
-                if first:
-                    trial.set_user_attr(CURVE, curve)  # repeat 0, comparable with every trial's repeat 0 (same seed)
-                return rule is not None and rule.should_stop(len(curve), [*curves, curve])
+                if repeat == 0:
+                    trial.set_user_attr(CURVE, curve)  # comparable with every trial's repeat 0 (same seed)
+                return rule is not None and earlier is not None and rule.should_stop(len(curve), [*earlier, curve])
 
-            placed = placed if repeat == 0 else self._place(blocks, repeat)
+            last["placed"] = model = placed if repeat == 0 else self._place(blocks, repeat)
             # the trial's logger run takes repeat 0's curves: a second fit would restart its steps at 0
             logged = loggers if repeat == 0 else []
-            result = self.fit(placed.model, on_epoch=on_epoch, loggers=logged, **self._run(trial, repeat))
+            result = self.fit(model.model, on_epoch=on_epoch, loggers=logged, **self._run(trial, repeat))
             if result.stopped_early:
                 raise optuna.TrialPruned(self._stopped(rule, curve, repeat))
-            values.append(round(result.primary, 5))
-            curves.append([round(v, 5) for v in curve])
-            trial.set_user_attr(REPEATS, values)
-            trial.set_user_attr(REPEAT_CURVES, curves)
             if "map50" in result.metrics and repeat == 0:
                 trial.set_user_attr("map50", round(result.metrics["map50"], 5))
             trial.set_user_attr("images_per_s", round(result.images_per_s, 1))
+            return round(result.primary, 5), [round(v, 5) for v in curve]
+
+        def record() -> None:
+            values, curves = units.ordered()
+            trial.set_user_attr(REPEATS, values)
+            trial.set_user_attr(REPEAT_CURVES, curves)
+            if 0 in units.reused:
+                trial.set_user_attr(CURVE, units.curves[0])
+            if units.reused:
+                trial.set_user_attr(REUSED, sorted(units.reused))
+
+        units.run(train, lambda values: self._more(trial.study, not blocks, values, my_cost), record)
         trial.set_user_attr("train_time_s", round(time.perf_counter() - start, 1))
+        values = units.ordered()[0]
         mean = sum(values) / len(values)
         trial.set_user_attr("metric", round(mean, 5))
-        self._save(trial, placed)
+        self._save(trial, last.get("placed", placed), trained="placed" in last)
         return mean, my_cost
+
+    def help(self, study: optuna.Study) -> bool:
+        """Train one free fixed repeat of another worker's running trial (``search.repeats.help_one``)."""
+        fixed = self.repeats if self.intensify is None else self.intensify.repeats
+
+        def train(t: optuna.trial.FrozenTrial, repeat: int) -> tuple[float, list[float]]:
+            arch = space.from_json(t.user_attrs["arch"])
+            blocks = {_site(s): (key, hp) for s, (key, hp) in arch.items()}
+            curve: list[float] = []
+            on_epoch = lambda epoch, metrics: curve.append(float(metrics[self.metric])) or False  # noqa: E731
+            run = self._run(t, repeat) | {"label": f"help trial {t.number} repeat {repeat + 1}"}
+            result = self.fit(self._place(blocks, repeat).model, on_epoch=on_epoch, loggers=[], **run)
+            return round(result.primary, 5), [round(v, 5) for v in curve]
+
+        return help_one(study, min(fixed, self.most), train, self.settle, self.heartbeat)
 
     @property
     def most(self) -> int:
@@ -173,8 +206,9 @@ class Evaluate:
         settings = {} if self.settings is None else {"cfg": replace(self.settings, seed=self.seed + repeat)}
         return {"label": label, **settings}
 
-    def _save(self, trial: optuna.Trial, placed: Any) -> None:
-        """Keep the trial's weights (and YOLO YAML) so the front's architectures can be copied to ``best/``.
+    def _save(self, trial: optuna.Trial, placed: Any, trained: bool = True) -> None:
+        """Keep the trial's weights (and YOLO YAML) so the front's architectures can be copied to ``best/``; no weights
+        when every repeat was reused from the study's slots (trained elsewhere).
 
         YOLO weights are an ultralytics checkpoint (``yolo train model=trial_007.pt`` fine-tunes it further); ResNet
         weights are a state_dict.
@@ -182,12 +216,13 @@ class Evaluate:
         folder = self.run_dir / "trials"
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / f"trial_{trial.number:03d}.pt"
-        if placed.yaml is None:
+        if trained and placed.yaml is None:
             torch.save(placed.model.state_dict(), weights)
-        else:
+        elif trained:
             model = copy.deepcopy(placed.model).half()
             torch.save({"model": model, "train_args": {}, "epoch": -1, **_stamp()}, weights)
-        trial.set_user_attr("weights", str(weights))
+        if trained:
+            trial.set_user_attr("weights", str(weights))
         if placed.yaml is not None:
             yaml_path = folder / f"trial_{trial.number:03d}.yaml"
             export_yaml(placed, yaml_path)

@@ -55,15 +55,21 @@ def run(
     n_trials: int,
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
     poll: float = 5.0,
+    helper: Callable[[optuna.Study], bool] | None = None,
 ) -> None:
-    """Run trials of ``study`` until ``n_trials`` counted trials have finished (across all workers)."""
+    """Run trials of ``study`` until ``n_trials`` counted trials have finished (across all workers).
+
+    When every slot is taken, the worker waits in case one of them fails; ``helper(study)`` may meanwhile do work of
+    the running trials (``search.repeats.help_one``), returning whether it did any.
+    """
     while True:
         finished, running = progress(study)
         if finished >= n_trials:
             return
-        if finished + running >= n_trials:  # the last slots are taken: wait, in case one of them fails
+        if finished + running >= n_trials:  # the last slots are taken: help or wait, in case one of them fails
             _fail_stale(study)
-            time.sleep(poll)
+            if helper is None or not helper(study):
+                time.sleep(poll)
             continue
         study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=list(callbacks))
 
@@ -119,14 +125,15 @@ def fail_orphans(study: optuna.Study, worker: str) -> list[int]:
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get(PID)
-        if t.user_attrs.get("worker") != worker or pid is None or _alive(int(pid)):
+        if t.user_attrs.get("worker") != worker or pid is None or alive(int(pid)):
             continue
         fail_trial(study, t, {LOST: f"worker {worker} (pid {pid}) was gone when it restarted"})
         failed.append(t.number)
     return failed
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

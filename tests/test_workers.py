@@ -24,6 +24,8 @@ def _check(result: dict, requested: int) -> None:
     raised = _bench().MAX_FAILURES
     expected = {"requested": requested, "finished": requested - raised, "raised": raised, "killed": 1, "lost": 0}
     assert {k: result[k] for k in [*expected, "duplicates"]} == {**expected, "duplicates": 0}
+    assert result["repeat_duplicates"] == 0 and result["short"] == 0  # every repeat trained once, none missing
+    assert result["trainings"] >= 2 * result["architectures"]  # 2 repeats of each (a killed trial's may be extra)
 
 
 def test_journal_workers_survive_a_kill(tmp_path: Path) -> None:
