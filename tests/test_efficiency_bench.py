@@ -107,9 +107,9 @@ def test_trials_to_a_level_and_the_summary_on_hand_made_curves() -> None:
     curves = {"random": [reaching(n) for n in (6, 8, 10)], "good": [reaching(n) for n in (3, 4, 5)],
               "never": [[0.5] * 10] * 3}  # fmt: skip
     steps, budgets = (_rows(text) for text in efficiency.summary(curves, 20).split("\n\n"))
-    assert steps["random"] == ["7 [5, 9]", "8 [6, 10]", "1.00×"]
-    assert steps["good"] == ["3 [2, 4]", "4 [3, 5]", "2.00×"]
-    assert steps["never"] == ["> 10 [> 10, > 10]", "> 10 [> 10, > 10]", "< 0.80×"]  # 8 / more than 10
+    assert steps["random"] == ["7 [5, 9]", "8 [6, 10]", "1.00×", "—"]
+    assert steps["good"] == ["3 [2, 4]", "4 [3, 5]", "2.00×", "3/0, p 0.25"]  # sooner at every seed; 3 seeds: p 1/4
+    assert steps["never"] == ["> 10 [> 10, > 10]", "> 10 [> 10, > 10]", "< 0.80×", "0/3, p 0.25"]
     assert budgets["sampler"] == ["HV at 5% (1 trials)", "HV at 10% (2 trials)", "HV at 25% (5 trials)",
                                   "HV at 50% (10 trials)"]  # fmt: skip
     assert budgets["random"] == ["0.500", "0.500", "0.500", "0.950"]
