@@ -262,7 +262,8 @@ def report(signal_path: Path, table_path: Path) -> str:
         "| signal | images (of a trial's) | τ with Δ | 95% bootstrap interval | partial τ, GFLOPs controlled |",
         "|---|---:|---:|---:|---:|",
     ]
-    for c in correlations(signals, shared, cost):
+    measured = correlations(signals, shared, cost)  # bootstrap intervals: computed once
+    for c in measured:
         partial = "—" if c["partial"] != c["partial"] else f"{c['partial']:+.3f}"
         n = images.get(c["signal"], 0)
         lines.append(f"| {c['signal']} | {n} ({n / trial_images:.1%}) | {c['tau']:+.3f} | "
@@ -271,9 +272,7 @@ def report(signal_path: Path, table_path: Path) -> str:
     if ceil:
         lines += ["", "ceiling: τ of one repeat's Δ with the others' mean, per repeat: "
                   + ", ".join(f"{t:+.3f}" for t in ceil)]  # fmt: skip
-    best = max(
-        (c for c in correlations(signals, shared, cost) if c["signal"] in SIGNALS), key=lambda c: abs(c["partial"])
-    )
+    best = max((c for c in measured if c["signal"] in SIGNALS), key=lambda c: abs(c["partial"]))
     verdict = "adds" if abs(best["partial"]) > BAR else "does not add"
     lines.append(f"best signal beyond GFLOPs: {best['signal']} (partial τ {best['partial']:+.3f}), which {verdict} "
                  f"information beyond GFLOPs at the bar of |partial τ| > {BAR}")  # fmt: skip

@@ -108,9 +108,8 @@ class Evaluate:
 
         rule = EarlyStop.for_trial(trial.study, my_cost, *self.early_stop) if self.early_stop else None
         start = time.perf_counter()
-        fixed = self.repeats if self.intensify is None else self.intensify.repeats
         key = trial.user_attrs.get("arch_key")  # set by the Objective; without it no repeat is shared
-        units = Repeats(trial.study, key, min(fixed, self.most), self.most, self.settle, self.poll, self.heartbeat)
+        units = Repeats(trial.study, key, self.fixed, self.most, self.settle, self.poll, self.heartbeat)
         last: dict[str, Any] = {}  # the model of the last repeat trained here, saved with the trial
 
         def train(repeat: int, earlier: list[list[float]] | None) -> tuple[float, list[float]]:
@@ -152,7 +151,6 @@ class Evaluate:
 
     def help(self, study: optuna.Study) -> bool:
         """Train one free fixed repeat of another worker's running trial (``search.repeats.help_one``)."""
-        fixed = self.repeats if self.intensify is None else self.intensify.repeats
 
         def train(t: optuna.trial.FrozenTrial, repeat: int) -> tuple[float, list[float]]:
             arch = space.from_json(t.user_attrs["arch"])
@@ -163,7 +161,12 @@ class Evaluate:
             result = self.fit(self._place(blocks, repeat).model, on_epoch=on_epoch, loggers=[], **run)
             return round(result.primary, 5), [round(v, 5) for v in curve]
 
-        return help_one(study, min(fixed, self.most), train, self.settle, self.heartbeat)
+        return help_one(study, self.fixed, train, self.settle, self.heartbeat)
+
+    @property
+    def fixed(self) -> int:
+        """The trainings every architecture gets (other workers may help with them)."""
+        return min(self.repeats if self.intensify is None else self.intensify.repeats, self.most)
 
     @property
     def most(self) -> int:

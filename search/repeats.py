@@ -206,8 +206,6 @@ def help_one(study: optuna.Study, fixed: int, train: Callable[[FrozenTrial, int]
         if key is None or t.user_attrs.get(PID) == os.getpid():
             continue
         for repeat in range(1, fixed):
-            if holds(read(study, key, repeat), 4 * heartbeat):
-                continue
             mine, _ = claim(study, key, repeat, settle, 4 * heartbeat)
             if mine is None:
                 continue
