@@ -108,9 +108,10 @@ def test_trials_to_a_level_and_the_summary_on_hand_made_curves() -> None:
               "never": [[0.5] * 10] * 3}  # fmt: skip
     steps, budgets = (_rows(text) for text in efficiency.summary(curves, 20).split("\n\n"))
     assert steps["random"] == ["7 [5, 9]", "8 [6, 10]", "1.00×", "—"]
-    assert steps["good"] == ["3 [2, 4]", "4 [3, 5]", "2.00×", "3/0, p 0.25"]  # sooner at every seed; 3 seeds: p 1/4
-    assert steps["never"] == ["> 10 [> 10, > 10]", "> 10 [> 10, > 10]", "< 0.80×", "0/3, p 0.25"]
-    assert efficiency.sign_test([[0.5] * 3, [0.96] * 3], [[0.5] * 3, [0.96] * 3]) == "0/0, p 1"  # ties dropped
+    # sooner at every seed; 3 seeds: p 1/4, Holm over the two samplers compared with random: 2 × 1/4
+    assert steps["good"] == ["3 [2, 4]", "4 [3, 5]", "2.00×", "3/0, p 0.25 (0.5)"]
+    assert steps["never"] == ["> 10 [> 10, > 10]", "> 10 [> 10, > 10]", "< 0.80×", "0/3, p 0.25 (0.5)"]
+    assert efficiency.sign_test([[0.5] * 3, [0.96] * 3], [[0.5] * 3, [0.96] * 3]) == (0, 0, 1.0)  # ties dropped
     assert budgets["sampler"] == ["HV at 5% (1 trials)", "HV at 10% (2 trials)", "HV at 25% (5 trials)",
                                   "HV at 50% (10 trials)"]  # fmt: skip
     assert budgets["random"] == ["0.500", "0.500", "0.500", "0.950"]
