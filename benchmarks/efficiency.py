@@ -18,7 +18,7 @@ architecture the table lacks is impossible within the space, and asserted.
   would reach 90% at trial 1.)
 - **Samplers.** Every shipped config (``conf/search/sampler/*.yaml``; the grid over ``search.space.grid``, as the search
   builds it: the enqueued baseline takes none of its points, so it has covered the space after its size + 1 trials)
-  and ``EXTRA``; one that fails on this study (GPSampler before Optuna 4.4: single-objective only) is skipped with a
+  and ``EXTRA``; one that fails on this study (raises ``ValueError`` or ``NotImplementedError``) is skipped with a
   note.
 - **Budgets.** Each replay runs ``--budget`` × the space's size trials (1.0: as many trials as architectures); every
   shorter budget is read off the same curve.
@@ -34,7 +34,8 @@ trials, with the interquartile band, per sampler.
 
 Usage (from the repository root; no training)::
 
-    python -m benchmarks.efficiency [--space pair] [--seeds 20] [--repeats 1] [--budget 1.0] [--samplers tpe grid]
+    python -m benchmarks.efficiency [--space pair] [--seeds 20] [--first-seed 0] [--repeats 1] [--budget 1.0]
+    python -m benchmarks.efficiency --samplers gp tpe random --seeds 40 --first-seed 20   # a confirmation
     python -m benchmarks.efficiency --space single --out benchmarks/results/efficiency_single.png
 """
 
@@ -72,7 +73,6 @@ LEVELS = (0.9, 0.95)
 BUDGETS = (0.05, 0.1, 0.25, 0.5, 1.0)
 EXTRA: dict[str, dict[str, Any]] = {  # samplers the search does not ship, as Hydra specs like conf/search/sampler/
     "tpe_group": {"_target_": "optuna.samplers.TPESampler", "multivariate": True, "group": True},
-    "gp": {"_target_": "optuna.samplers.GPSampler"},
     "nsga3": {"_target_": "optuna.samplers.NSGAIIISampler", "population_size": 8},  # nsga2.yaml's population
 }
 
@@ -292,7 +292,8 @@ def run(args: argparse.Namespace) -> str:
     for name in args.samplers or specs:
         start = time.perf_counter()
         try:
-            keys = [replay(specs[name], sp, scores.draw(s, args.repeats), n_trials, s) for s in range(args.seeds)]
+            seeds = range(args.first_seed, args.first_seed + args.seeds)
+            keys = [replay(specs[name], sp, scores.draw(s, args.repeats), n_trials, s) for s in seeds]
         except (ValueError, NotImplementedError) as err:  # a sampler that cannot run this study
             print(f"note: sampler {name} skipped: {type(err).__name__}: {err}", file=sys.stderr)
             continue
@@ -306,7 +307,8 @@ def run(args: argparse.Namespace) -> str:
         [
             f"space {args.space}: {len(points)} architectures (at most {sp.max_blocks} of {', '.join(sp.blocks)} at "
             f"sites {', '.join(sp.sites)}), table {path} ({len(scores.common)} repeats of each)",
-            f"{args.seeds} seeds per sampler, {n_trials} trials each; a trial scores the mean of {args.repeats} "
+            f"{args.seeds} seeds per sampler ({args.first_seed} to {args.first_seed + args.seeds - 1}), {n_trials} "
+            f"trials each; a trial scores the mean of {args.repeats} "
             "stored repeat(s) drawn by the seed, the same for every architecture",
             f"exhaustive front (means over the repeats): {len(on_front)} architectures ({', '.join(on_front)}), "
             f"hypervolume {best:.4g}; reference point map50_95 {ref[0]:.4f}, gflops {ref[1]:.4f}",
@@ -322,7 +324,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--space", default="pair", help="the table's space: single or pair (benchmarks/table.py)")
     parser.add_argument("--name", default="", help="the table: results/table_<name>.csv (default results/table.csv)")
-    parser.add_argument("--seeds", type=int, default=20, help="replays per sampler (seeds 0 to N-1)")
+    parser.add_argument("--seeds", type=int, default=20, help="replays per sampler (seeds F to F+N-1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="F: fresh seeds confirm what earlier ones suggested")
     parser.add_argument("--repeats", type=int, default=1, help="search.repeats of the replayed search")
     parser.add_argument("--budget", type=float, default=1.0, help="trials per replay, as a fraction of the space")
     parser.add_argument("--samplers", nargs="+", default=None, help="default: all (conf/search/sampler/ and EXTRA)")

@@ -20,7 +20,7 @@ Usage (no training; seconds)::
 
 A rule is ``raw:<margin>[:<min_epoch>]`` (one repeat: ``search.early_stop`` with ``confidence`` null, as shipped) or
 ``paired:<confidence>:<margin>[:<min_epoch>]`` (every trial at ``--repeats``, default 3, the most a CSV of seeds 0-2
-has); ``min_epoch`` defaults to 1, as ``search.early_stop.min_epoch``.
+has); ``min_epoch`` defaults to 1, no guard (the search ships ``search.early_stop.min_epoch`` 2: write ``:2``).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 import benchmarks.efficiency as efficiency
 import benchmarks.table as table
+from benchmarks.fidelity import compose_config
 
 PAIRS = table.Space(("1", "2", "3"), ("se", "cbam"), 2)  # 19 architectures, a grid of 64 parameter points
 FLAT = table.Space(("1", "2", "3", "4"), ("se", "eca", "cbam"), 1)  # 13 architectures, a grid of 15
@@ -48,6 +49,15 @@ def tables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def _spec(name: str) -> OmegaConf:
     return efficiency.sampler_specs()[name]
+
+
+def test_the_default_sampler_models_the_space_past_its_random_start(tables: Path) -> None:
+    """The shipped default (conf/search/default.yaml) on the search's own parameters, beyond the trials it draws at
+    random before it fits its model (10 for TPE and GP, a generation of 8 for NSGA-II)."""
+    scores = efficiency.load(tables, PAIRS)
+    spec = compose_config([]).search.sampler
+    keys = efficiency.replay(spec, PAIRS, scores.draw(0, 1), 14, seed=0)
+    assert len(keys) == 14 and keys[0] == table.key({}) and set(keys) <= set(scores.repeats)
 
 
 def test_replays_meet_exactly_the_tables_architectures(tables: Path) -> None:
