@@ -9,13 +9,14 @@ from typing import Any, ClassVar
 
 import optuna
 import pytest
+from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 import search.app  # noqa: F401  imported now: it binds search.tracking.Tracker, which tests below patch
 from search import pareto, report, space
 from search.early_stop import CURVE, REPEAT_CURVES, EarlyStop
 from search.errors import UserError
-from search.study import create, make_storage, redact
+from search.study import create, make_sampler, make_storage, redact
 
 CANDIDATES = {"cbam": {"reduction": [8, 16]}, "soca": {}}
 
@@ -43,6 +44,26 @@ def test_sample_respects_max_blocks_and_samples_hparams() -> None:
             assert site in {"12", "15", "18"} and key in CANDIDATES
             assert set(hp) == set(CANDIDATES[key])
     assert any(len(a) == 2 for a in seen) and any(len(a) == 0 for a in seen)
+
+
+def test_the_default_sampler_models_sites_and_blocks_without_a_warning_per_trial(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Block hyperparameters exist only with their block: the default (GP) leaves them to its independent sampler past
+    its 10 random start-up trials, and says nothing of it in every trial's log."""
+    with initialize_config_module("search.conf", version_base="1.3"):
+        spec = compose("config", overrides=["search.seed=0"]).search.sampler
+    sampler = make_sampler(spec, ["12", "15", "18"], list(CANDIDATES), 2)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    optuna.logging.enable_propagation()
+    try:
+        with caplog.at_level("WARNING", logger="optuna"):
+            study.optimize(_fake_objective, n_trials=14)
+    finally:
+        optuna.logging.disable_propagation()
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 14
+    assert any("cbam.reduction" in name for t in study.trials[10:] for name in t.params)  # drawn past the start-up
+    assert not [r for r in caplog.records if "sampled independently" in r.getMessage()]
 
 
 def test_baseline_params_give_the_empty_architecture() -> None:
