@@ -24,13 +24,13 @@ architecture the table lacks is impossible within the space, and asserted.
   shorter budget is read off the same curve.
 
 Printed: per sampler, the trials (the baseline's included, as ``search.n_trials`` counts them) to 90% and 95% of the
-exhaustive hypervolume, median [interquartile range] over seeds (order statistics; ``> n``: not within the budget of
-n trials), random's median over the sampler's at 95% (a bound where one is beyond the budget), a paired sign test
-against random (seed s replays the same noise draw for every sampler: on how many seeds the sampler reaches 95%
-sooner, on how many later, and the two-sided binomial p; ties dropped; in brackets Holm's adjustment over the samplers
-compared with random, since the best of several samplers is the one a reader will pick), and the median
-hypervolume fraction at 5, 10, 25, 50 and 100% of the space. Plotted (``--out``): median hypervolume fraction versus
-trials, with the interquartile band, per sampler.
+exhaustive hypervolume, median [interquartile range] over seeds (order statistics; ``> n``: not within the budget of n
+trials), random's (or ``--against``'s) median over the sampler's at 95% (a bound where one is beyond the budget), a
+paired sign test against it (seed s replays the same noise draw for every sampler: on how many seeds the sampler
+reaches 95% sooner, on how many later, and the two-sided binomial p; ties dropped; in brackets Holm's adjustment over
+the samplers compared, since the best of several samplers is the one a reader will pick), and the median hypervolume
+fraction at 5, 10, 25, 50 and 100% of the space. Plotted (``--out``): median hypervolume fraction versus trials, with
+the interquartile band, per sampler.
 
 Usage (from the repository root; no training)::
 
@@ -74,6 +74,7 @@ BUDGETS = (0.05, 0.1, 0.25, 0.5, 1.0)
 EXTRA: dict[str, dict[str, Any]] = {  # samplers the search does not ship, as Hydra specs like conf/search/sampler/
     "tpe_group": {"_target_": "optuna.samplers.TPESampler", "multivariate": True, "group": True},
     "nsga3": {"_target_": "optuna.samplers.NSGAIIISampler", "population_size": 8},  # nsga2.yaml's population
+    "gp_start5": {"_target_": "optuna.samplers.GPSampler", "n_startup_trials": 5, "warn_independent_sampling": False},
 }
 
 
@@ -194,20 +195,21 @@ def quartiles(values: Sequence[float]) -> list[float]:
     return [float(q) for q in np.quantile(values, [0.25, 0.5, 0.75], method="inverted_cdf")]
 
 
-def summary(curves: Mapping[str, Sequence[Sequence[float]]], size: int) -> str:
-    """The markdown tables: trials to 90% and 95% of the exhaustive hypervolume, and the fraction at each budget."""
+def summary(curves: Mapping[str, Sequence[Sequence[float]]], size: int, against: str = "random") -> str:
+    """The markdown tables: trials to 90% and 95% of the exhaustive hypervolume, each sampler compared with the
+    sampler ``against``, and the fraction at each budget."""
     length = len(next(iter(curves.values()))[0])
     shown = lambda q: f"> {length}" if math.isinf(q) else f"{q:.0f}"  # noqa: E731
     steps = {
         name: {level: quartiles([trials_to(c, level) for c in runs]) for level in LEVELS}
         for name, runs in curves.items()
     }
-    base = steps["random"][LEVELS[-1]][1] if "random" in steps else math.nan
-    tests = {n: sign_test(runs, curves["random"]) for n, runs in curves.items() if n != "random" and "random" in curves}
+    base = steps[against][LEVELS[-1]][1] if against in steps else math.nan
+    tests = {n: sign_test(runs, curves[against]) for n, runs in curves.items() if n != against and against in curves}
     adjusted = dict(zip(tests, holm([p for _, _, p in tests.values()]), strict=True))
     lines = [
-        "| sampler | trials to 90% HV | trials to 95% HV | ratio to random (95%) "
-        "| sooner/later than random, p (Holm) |",
+        f"| sampler | trials to 90% HV | trials to 95% HV | ratio to {against} (95%) "
+        f"| sooner/later than {against}, p (Holm) |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, by in steps.items():
@@ -227,19 +229,19 @@ def summary(curves: Mapping[str, Sequence[Sequence[float]]], size: int) -> str:
     return "\n".join(lines)
 
 
-def sign_test(runs: Sequence[Sequence[float]], random_runs: Sequence[Sequence[float]]) -> tuple[int, int, float]:
+def sign_test(runs: Sequence[Sequence[float]], other: Sequence[Sequence[float]]) -> tuple[int, int, float]:
     """Paired by seed (the same noise draw for both samplers): seeds on which the sampler reaches 95% of the exhaustive
-    hypervolume in fewer trials than random, in more, and the two-sided sign test's p (ties, both beyond the budget
-    included, dropped)."""
+    hypervolume in fewer trials than the ``other``, in more, and the two-sided sign test's p (ties, both beyond the
+    budget included, dropped)."""
     level = LEVELS[-1]
-    pairs = [(trials_to(a, level), trials_to(b, level)) for a, b in zip(runs, random_runs, strict=True)]
+    pairs = [(trials_to(a, level), trials_to(b, level)) for a, b in zip(runs, other, strict=True)]
     sooner, later = sum(a < b for a, b in pairs), sum(a > b for a, b in pairs)
     p = binomtest(sooner, sooner + later).pvalue if sooner + later else 1.0
     return sooner, later, float(p)
 
 
 def ratio(base: float, median: float, length: int) -> str:
-    """Random's median trials over a sampler's; a bound where one of them is beyond the budget of ``length``."""
+    """The compared-with sampler's median trials over a sampler's; a bound where one is beyond the budget ``length``."""
     if math.isnan(base) or (math.isinf(base) and math.isinf(median)):
         return "—"
     if math.isinf(median):
@@ -313,7 +315,7 @@ def run(args: argparse.Namespace) -> str:
             f"exhaustive front (means over the repeats): {len(on_front)} architectures ({', '.join(on_front)}), "
             f"hypervolume {best:.4g}; reference point map50_95 {ref[0]:.4f}, gflops {ref[1]:.4f}",
             "",
-            summary(curves, len(points)),
+            summary(curves, len(points), args.against),
             "",
             f"plot: {out}",
         ]
@@ -329,10 +331,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1, help="search.repeats of the replayed search")
     parser.add_argument("--budget", type=float, default=1.0, help="trials per replay, as a fraction of the space")
     parser.add_argument("--samplers", nargs="+", default=None, help="default: all (conf/search/sampler/ and EXTRA)")
+    parser.add_argument("--against", default="random", help="the sampler the others are compared with (one run)")
     parser.add_argument("--out", type=Path, default=None, help="the plot (default results/efficiency_<space>.png)")
     args = parser.parse_args(argv)
     if args.space not in table.spaces():
         parser.error(f"--space {args.space!r}; valid: {', '.join(table.spaces())}")
+    if args.samplers and args.against not in args.samplers:
+        parser.error(f"--against {args.against!r} must be one of --samplers ({', '.join(args.samplers)})")
     unknown = set(args.samplers or ()) - set(sampler_specs())
     if unknown:
         parser.error(f"--samplers: unknown {', '.join(sorted(unknown))}; valid: {', '.join(sampler_specs())}")

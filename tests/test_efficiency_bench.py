@@ -122,6 +122,9 @@ def test_trials_to_a_level_and_the_summary_on_hand_made_curves() -> None:
     assert steps["good"] == ["3 [2, 4]", "4 [3, 5]", "2.00×", "3/0, p 0.25 (0.5)"]
     assert steps["never"] == ["> 10 [> 10, > 10]", "> 10 [> 10, > 10]", "< 0.80×", "0/3, p 0.25 (0.5)"]
     assert efficiency.sign_test([[0.5] * 3, [0.96] * 3], [[0.5] * 3, [0.96] * 3]) == (0, 0, 1.0)  # ties dropped
+    against_good = _rows(efficiency.summary(curves, 20, against="good").split("\n\n")[0])
+    assert against_good["good"][2:] == ["1.00×", "—"]
+    assert against_good["random"][2:] == ["0.50×", "0/3, p 0.25 (0.5)"]  # later than good on every seed
     assert budgets["sampler"] == ["HV at 5% (1 trials)", "HV at 10% (2 trials)", "HV at 25% (5 trials)",
                                   "HV at 50% (10 trials)"]  # fmt: skip
     assert budgets["random"] == ["0.500", "0.500", "0.500", "0.950"]
