@@ -103,12 +103,9 @@ class Scores:
 def load(path: Path, sp: table.Space) -> Scores:
     """The table's runs of the architectures of ``sp``; exits naming what is missing when it lacks one."""
     wanted = sp.architectures()
-    repeats: dict[str, dict[int, float]] = {}
-    gflops: dict[str, float] = {}
-    for row in read_rows(path)[1]:
-        if row["blocks"] in wanted:
-            repeats.setdefault(row["blocks"], {})[int(row["repeat"])] = row["metric"]
-            gflops[row["blocks"]] = row["gflops"]
+    rows = [row for row in read_rows(path)[1] if row["blocks"] in wanted]
+    repeats = table.repeat_scores(rows)
+    gflops = {row["blocks"]: row["gflops"] for row in rows}
     missing = [space.describe(arch) for k, arch in wanted.items() if k not in repeats]
     if missing:
         sys.exit(

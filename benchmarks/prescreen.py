@@ -209,11 +209,9 @@ def measure(path: Path, header: Mapping[str, str], run: Screen, archs: Mapping[s
 
 def table_deltas(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[int, float]], dict[str, dict[str, float]]]:
     """Per architecture (canonical key): its paired Δ to the baseline at each repeat both have, and its cost."""
-    scores: dict[str, dict[int, float]] = {}
-    cost: dict[str, dict[str, float]] = {}
-    for row in rows:
-        scores.setdefault(row["blocks"], {})[int(row["repeat"])] = float(row["metric"])
-        cost[row["blocks"]] = {"gflops": float(row["gflops"]), "params": float(row["params"])}
+    rows = list(rows)
+    scores = table.repeat_scores(rows)
+    cost = {row["blocks"]: {"gflops": float(row["gflops"]), "params": float(row["params"])} for row in rows}
     base = scores.get(table.key({}), {})
     deltas = {k: {r: v - base[r] for r, v in by.items() if r in base} for k, by in scores.items()}
     return deltas, cost

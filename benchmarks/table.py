@@ -32,7 +32,7 @@ import csv
 import functools
 import itertools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,13 +180,19 @@ def _shard(text: str) -> tuple[int, int]:
     return int(k), int(n)
 
 
+def repeat_scores(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[int, float]]:
+    """Each architecture's (canonical key) metric at each of its stored repeats."""
+    scores: dict[str, dict[int, float]] = {}
+    for row in rows:
+        scores.setdefault(row["blocks"], {})[int(row["repeat"])] = float(row["metric"])
+    return scores
+
+
 def heatmap_rows(rows: Sequence[Mapping[str, Any]], sp: Space) -> list[dict[str, Any]]:
     """The table's single-block architectures of ``sp`` as ``search.heatmap`` reads a study's trials: each one's mean
     paired Δ to the baseline over the repeats both have (``search.stats.paired``), significant where its Holm-adjusted
     p (over these architectures, the map's family of comparisons) is below 0.05, as ``trials.csv`` decides."""
-    scores: dict[str, dict[int, float]] = {}
-    for row in rows:
-        scores.setdefault(row["blocks"], {})[int(row["repeat"])] = float(row["metric"])
+    scores = repeat_scores(rows)
     base = scores.get(key({}), {})
     singles = [(k, arch) for k, arch in sp.architectures().items() if len(arch) == 1 and k in scores]
     tests = []
