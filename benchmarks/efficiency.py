@@ -333,8 +333,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.space not in table.spaces():
         parser.error(f"--space {args.space!r}; valid: {', '.join(table.spaces())}")
-    if args.samplers and args.against not in args.samplers:
-        parser.error(f"--against {args.against!r} must be one of --samplers ({', '.join(args.samplers)})")
+    run_names = args.samplers or list(sampler_specs())
+    if args.against not in run_names:
+        parser.error(f"--against {args.against!r}: valid: one of the samplers run ({', '.join(run_names)})")
     unknown = set(args.samplers or ()) - set(sampler_specs())
     if unknown:
         parser.error(f"--samplers: unknown {', '.join(sorted(unknown))}; valid: {', '.join(sampler_specs())}")

@@ -191,3 +191,7 @@ def test_cli_prints_the_tables_writes_the_plot_and_skips_a_sampler_that_cannot_r
         efficiency.main(["--space", "flat", "--samplers", "bogus"])
     with pytest.raises(SystemExit, match="--repeats 4"):
         efficiency.main(["--space", "flat", "--repeats", "4"])
+    with pytest.raises(SystemExit) as refused:  # the sampler compared with must be one that runs
+        efficiency.main(["--space", "flat", "--samplers", "grid", "--against", "random"])
+    assert refused.value.code == 2
+    assert "--against 'random': valid: one of the samplers run (grid)" in capsys.readouterr().err
