@@ -298,7 +298,7 @@ def run(args: argparse.Namespace) -> str:
             continue
         curves[name] = [curve(k, points, ref, best, n_trials) for k in keys]
         print(f"{name}: {args.seeds} replays, {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-    on_front = [space.describe(space.from_json(k)) for k in front(points)]
+    on_front = [f"{space.describe(space.from_json(k))} at {points[k][0]:.4f}" for k in front(points)]
     out = args.out or table.RESULTS / f"efficiency_{args.space}{f'_{args.name}' if args.name else ''}.png"
     title = f"space {args.space} ({len(points)} architectures), {args.seeds} seeds, search.repeats={args.repeats}"
     plot(curves, Path(out), title)

@@ -23,6 +23,7 @@ Usage (from the repository root; one training at a time)::
     python -m benchmarks.table build [--repeats 3] [--limit N] [--shard K/N] [overrides]   # train what it lacks (hours)
     python -m benchmarks.table list [--repeats 3]                             # architectures, runs done
     python -m benchmarks.table heatmap [--space single] [--out PNG]           # the block × site map of the table
+    python -m benchmarks.table curves [--top 3]                               # curves against the baseline's
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import argparse
 import csv
 import functools
 import itertools
+import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -207,12 +209,43 @@ def heatmap_rows(rows: Sequence[Mapping[str, Any]], sp: Space) -> list[dict[str,
     ]  # fmt: skip
 
 
+def curve_deltas(rows: Iterable[Mapping[str, Any]], sp: Space, top: int = 3) -> str:
+    """Two markdown tables of each run's curve minus the baseline's at the same repeat (common random numbers): per
+    site of ``sp``, over its single-block runs, the largest and the median of each run's largest |Δ| over the epochs
+    (a site where both are near 0 cannot change a trial); and the ``top`` architectures by mean final metric, their
+    paired Δ at each epoch, lowest and highest over the repeats."""
+    curves: dict[str, dict[int, list[float]]] = {}
+    for row in rows:
+        curves.setdefault(row["blocks"], {})[int(row["repeat"])] = list(row["curve"])
+    base = curves[key({})]
+    deltas = {k: {r: [a - b for a, b in zip(c, base[r], strict=True)] for r, c in by.items() if r in base}
+              for k, by in curves.items()}  # fmt: skip
+    lines = ["| site | single-block runs | largest |Δ| of a run's curve | median |", "|---|---:|---:|---:|"]
+    for site in sp.sites:
+        worst = [max(map(abs, d)) for k, arch in sp.architectures().items() if list(arch) == [site] and k in deltas
+                 for d in deltas[k].values()]  # fmt: skip
+        if worst:
+            lines.append(f"| {site} | {len(worst)} | {max(worst):.5f} | {statistics.median(worst):.5f} |")
+    final = {k: statistics.fmean(c[-1] for c in by.values()) for k, by in curves.items()}
+    epochs = len(next(iter(base.values())))
+    lines += ["", "| architecture | " + " | ".join(f"Δ at epoch {e + 1}" for e in range(epochs)) + " |",
+              "|---|" + "---:|" * epochs]  # fmt: skip
+    for k in sorted(final, key=lambda k: -final[k])[:top]:
+        cells = [f"{min(d[e] for d in deltas[k].values()):+.4f} to {max(d[e] for d in deltas[k].values()):+.4f}"
+                 for e in range(epochs)]  # fmt: skip
+        lines.append(f"| {space.describe(space.from_json(k))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("build", "list", "heatmap"):
+    for name in ("build", "list", "heatmap", "curves"):
         p = sub.add_parser(name)
         p.add_argument("--name", default="", help="table name: results/table_<name>.csv (another protocol)")
+        if name == "curves":
+            p.add_argument("--top", type=int, default=3, help="architectures by mean final metric whose Δ to show")
+            continue
         if name == "heatmap":
             p.add_argument("--space", default="single", choices=sorted(spaces()), help="the space whose blocks map")
             p.add_argument("--out", type=Path, default=None, help="default results/heatmap_<space>.png")
@@ -226,6 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     path = csv_path(args.name)
     if args.command == "list":
         print(listing(path, args.repeats))
+        return
+    if args.command == "curves":
+        print(curve_deltas(read_rows(path)[1], spaces()["single"], args.top))
         return
     if args.command == "heatmap":
         out = args.out or RESULTS / f"heatmap_{args.space}{f'_{args.name}' if args.name else ''}.png"

@@ -107,3 +107,16 @@ def test_heatmap_maps_the_tables_single_blocks_with_holm(tmp_path: Path, capsys:
         table.RESULTS = old
     assert (tmp_path / "map.png").stat().st_size > 0
     assert "block × site cells" in capsys.readouterr().out
+
+
+def test_curves_show_which_sites_move_a_run_and_how_the_best_got_there() -> None:
+    base = {"1": [0.50, 0.60], "2": [0.52, 0.62]}  # per repeat: the baseline's curve
+    moved = {"1": ("se", {})}  # at site 1: each run's curve moves by 0.01, then by 0.03 or 0.05
+    still = {"2": ("cbam", {})}  # at site 2: by 0.00001 at most
+    runs = [({}, base["1"], base["2"]), (moved, [0.51, 0.63], [0.53, 0.67]), (still, [0.50, 0.60001], [0.52, 0.62001])]
+    rows = [{"blocks": table.key(space.canonical(arch)), "repeat": r, "curve": c, "metric": c[-1]}
+            for arch, *curves in runs for r, c in enumerate(curves)]  # fmt: skip
+    sites, top = (text.splitlines()[2:] for text in table.curve_deltas(rows, TINY, top=1).split("\n\n"))
+    assert sites == ["| 1 | 2 | 0.05000 | 0.04000 |", "| 2 | 2 | 0.00001 | 0.00001 |"]  # site 3: no run, no line
+    assert len(top) == 1 and top[0].startswith("| 1:se(")
+    assert top[0].endswith("| +0.0100 to +0.0100 | +0.0300 to +0.0500 |")  # epoch 1 alike, epoch 2 over repeats
