@@ -32,11 +32,15 @@ from pathlib import Path
 
 import optuna
 
+from search.heartbeat import LOST
+
 SITES = ["1", "2", "3", "4"]
 CANDIDATES = {"se": {"reduction": [4, 8, 16]}, "eca": {}}
 FAILING = "4:eca"  # this architecture always raises
 FAILING_PARAMS = {"slot0.site": "4", "slot0.block": "eca"}
 MAX_FAILURES = 2  # search.max_failures: the failing architecture is given up after this many raises
+HEARTBEAT = 2  # search.heartbeat: a trial silent for 4 of them is failed; at 1 s, CI on a loaded 2-core machine once
+#               counted a second killed trial (most likely a live one's heartbeat came late)
 
 
 def worker(storage_url: str, study_name: str, n_trials: int, work: float, seed: int, repeats: int, log: str) -> None:
@@ -62,7 +66,7 @@ def worker(storage_url: str, study_name: str, n_trials: int, work: float, seed: 
             trained(key, repeat, helper=False)
             return len(arch) * 0.1 + repeat / 1000, [len(arch) * 0.1]
 
-        units = Repeats(trial.study, key, repeats, repeats, settle=0.2, poll=0.2, heartbeat=1)
+        units = Repeats(trial.study, key, repeats, repeats, settle=0.2, poll=0.2, heartbeat=HEARTBEAT)
         units.run(train, lambda values: True, lambda: trial.set_user_attr("repeat_metrics", units.ordered()[0]))
         values = units.ordered()[0]
         return sum(values) / len(values), float(len(arch))
@@ -72,13 +76,13 @@ def worker(storage_url: str, study_name: str, n_trials: int, work: float, seed: 
         trained(t.user_attrs["arch_key"], repeat, helper=True)
         return len(space.from_json(t.user_attrs["arch"])) * 0.1 + repeat / 1000, [0.0]
 
-    storage = make_storage(storage_url, Path("."), heartbeat=1)
+    storage = make_storage(storage_url, Path("."), heartbeat=HEARTBEAT)
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler(seed))
     objective = Objective(
         evaluate, SITES, CANDIDATES, max_blocks=1, n_trials=n_trials, max_failures=MAX_FAILURES, poll=0.2
     )
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    helper = lambda study: help_one(study, repeats, help_train, settle=0.2, heartbeat=1)  # noqa: E731
+    helper = lambda study: help_one(study, repeats, help_train, settle=0.2, heartbeat=HEARTBEAT)  # noqa: E731
     workers.run(study, objective, n_trials, poll=0.2, helper=helper)
 
 
@@ -90,7 +94,9 @@ def simulate(
     from search.study import create, make_storage
 
     name = f"sim-{n_workers}-{time.time_ns()}"
-    study = create(make_storage(storage_url, Path("."), heartbeat=1), name, optuna.samplers.RandomSampler(0), False)
+    study = create(
+        make_storage(storage_url, Path("."), heartbeat=HEARTBEAT), name, optuna.samplers.RandomSampler(0), False
+    )
     for _ in range(MAX_FAILURES + 2):
         study.enqueue_trial(FAILING_PARAMS)
     log = Path(tempfile.mkdtemp()) / "trainings.log"
@@ -151,6 +157,11 @@ def _count(study: optuna.Study, requested: int) -> dict:
         "killed": states["FAIL"] - raised,
         "lost": requested - finished - raised + states["RUNNING"],
         "duplicates": sum(n - 1 for n in trained.values()),
+        "why_killed": [
+            t.user_attrs.get(LOST, "no reason")
+            for t in trials
+            if t.state.name == "FAIL" and "reason" not in t.user_attrs
+        ],
     }
 
 

@@ -23,7 +23,8 @@ def _check(result: dict, requested: int) -> None:
     the killed worker's trial was failed by heartbeat and replaced, and the rest of the quota finished, trained once."""
     raised = _bench().MAX_FAILURES
     expected = {"requested": requested, "finished": requested - raised, "raised": raised, "killed": 1, "lost": 0}
-    assert {k: result[k] for k in [*expected, "duplicates"]} == {**expected, "duplicates": 0}
+    counts = {k: result[k] for k in [*expected, "duplicates"]}
+    assert counts == {**expected, "duplicates": 0}, f"failed without a reason: {result['why_killed']}"
     assert result["repeat_duplicates"] == 0 and result["short"] == 0  # every repeat trained once, none missing
     assert result["trainings"] >= 2 * result["architectures"]  # 2 repeats of each (a killed trial's may be extra)
 
