@@ -25,6 +25,8 @@ Usage (from the repository root; one training at a time)::
     python -m benchmarks.fidelity reference            # train what the reference CSV lacks (hours on 2 CPU cores)
     python -m benchmarks.fidelity trial [overrides]    # the shipped protocol, or e.g. trainer.lr0=0.0005 --name lr5e-4
     python -m benchmarks.fidelity report [--name default ft ...]   # protocols side by side
+    python -m benchmarks.fidelity reference --reference ms data=digits_multiscale   # a reference on other data
+    python -m benchmarks.fidelity report --reference ms --name ms                  # and protocols against it
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from runners import TrainConfig, fit_classification, fit_detection
 from search.baseline import baseline_metrics, baseline_settings, baseline_weights
@@ -136,6 +139,11 @@ def compose_config(overrides: Iterable[str] = ()) -> Any:
 
 
 NUMBERS = ("metric", "metric2", "train_s", "gflops")
+
+
+def data_setting(cfg: Any) -> str:
+    """The data config a results CSV records (JSON, sorted keys), but its cache ``root``, which is per machine."""
+    return json.dumps({k: v for k, v in OmegaConf.to_container(cfg.data).items() if k != "root"}, sort_keys=True)
 
 
 def read_rows(path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -230,10 +238,14 @@ def train_one(
     }
 
 
-def run(path: Path, header: dict[str, str], task: Task, seeds: Iterable[int], train: Any) -> None:
-    """Train every (architecture, seed) the CSV at ``path`` lacks, appending each as it finishes."""
+def run(
+    path: Path, header: dict[str, str], task: Task, seeds: Iterable[int], train: Any, archs: Sequence[str] = ()
+) -> None:
+    """Train every (architecture, seed) the CSV at ``path`` lacks (of ``archs``, or all), appending each as it
+    finishes."""
     done = open_results(path, header)
-    todo = [(name, s) for s in seeds for name in task.archs if (name, s) not in done]
+    names = [n for n in task.archs if not archs or n in archs]
+    todo = [(name, s) for s in seeds for name in names if (name, s) not in done]
     for i, (name, seed) in enumerate(todo, 1):
         start = time.perf_counter()
         row = {"arch": name, **train(task.archs[name], seed)}
@@ -252,17 +264,18 @@ def csv_path(kind: str, task: str, name: str = "") -> Path:
 def reference(args: argparse.Namespace) -> None:
     """Train the reference runs the CSV lacks."""
     task = TASKS[args.task]
-    cfg = compose_config(task.overrides)
+    cfg = compose_config([*task.overrides, *args.overrides])
     data = resolve_data(cfg.data, cfg.model.task)
     settings = replace(instantiate(cfg.trainer), **task.reference)
+    command = ["python -m benchmarks.fidelity reference", f"--task {args.task}", *args.overrides]
     header = {
-        "command": f"python -m benchmarks.fidelity reference --task {args.task}",
+        "command": " ".join([*command, *([f"--reference {args.reference}"] if args.reference else [])]),
         "date": date.today().isoformat(),
         "settings": json.dumps(asdict(settings), sort_keys=True),
-        "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
+        "data": data_setting(cfg),
     }
     train = lambda b, s: train_one(task, b, s, data, settings, None)  # noqa: E731
-    run(csv_path("reference", args.task), header, task, args.seeds, train)
+    run(csv_path("reference", args.task, args.reference), header, task, args.seeds, train, args.archs)
 
 
 @dataclass(frozen=True)
@@ -297,7 +310,7 @@ def protocol(task: Task, overrides: Iterable[str] = ()) -> Protocol:
     header = {
         "date": date.today().isoformat(),
         "settings": json.dumps(recorded),
-        "data": json.dumps({k: v for k, v in cfg.data.items() if k != "root"}, sort_keys=True),
+        "data": data_setting(cfg),
         "baseline_metric": f"{baseline_metrics(weights).get(task.metrics[0], float('nan')):.5f}",
     }
     return Protocol(task, settings, data, weights, mult, gate, header)
@@ -309,7 +322,7 @@ def trial(args: argparse.Namespace) -> None:
     setup = protocol(task, args.overrides)
     command = ["python -m benchmarks.fidelity trial", f"--task {args.task}", *args.overrides, f"--name {args.name}"]
     header = {"command": " ".join(command), **setup.header}
-    run(csv_path("trial", args.task, args.name), header, task, args.seeds, setup.train)
+    run(csv_path("trial", args.task, args.name), header, task, args.seeds, setup.train, args.archs)
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -351,7 +364,7 @@ def paired_deltas(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
 def report(args: argparse.Namespace) -> str:
     """The fidelity table of the protocols ``args.name`` (one column each) against the reference."""
     task = TASKS[args.task]
-    _, ref_rows = read_rows(csv_path("reference", args.task))
+    _, ref_rows = read_rows(csv_path("reference", args.task, args.reference))
     ref = summarise(ref_rows)
     protocols = {}
     for name in args.name:
@@ -450,11 +463,18 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--task", choices=sorted(TASKS), default="detect")
         if name == "report":
             p.add_argument("--name", nargs="+", default=["default"], help="protocols to compare, one column each")
-        else:
+        elif name == "trial":
             p.add_argument("--name", default="default", help="protocol name: results/fidelity_trial_<name>.csv")
-        if name == "trial":
+        if name != "trial":  # the committed reference has no name; another (e.g. on other data) is named
+            p.add_argument("--reference", default="",
+                           help="reference name: results/fidelity_reference_<name>.csv")  # fmt: skip
+        if name != "report":
+            p.add_argument("--archs", nargs="+", choices=sorted({*DETECT_ARCHS, *CLASSIFY_ARCHS}), default=[],
+                           help="train only these architectures (default: all of the task's)")  # fmt: skip
             p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")
     args = parser.parse_args(argv)
+    if other := set(getattr(args, "archs", ())) - set(TASKS[args.task].archs):
+        parser.error(f"--archs: {', '.join(sorted(other))} not of --task {args.task}")
     if args.command == "report":
         print(report(args))
     else:

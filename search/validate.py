@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from runners.config import ConfigError
 from search.baseline import baseline_settings
@@ -126,6 +126,8 @@ def check_data(cfg: DictConfig) -> int:
         for key, low in DIGITS.items():
             if key in cfg.data:
                 _at_least(f"data.{key}", cfg.data[key], low)
+        if "sizes" in cfg.data:
+            _fractions("data.sizes", cfg.data.sizes)
     data = resolve_data(cfg.data, cfg.model.task)
     names = dataset_classes(data, cfg.model.task)
     if cfg.model.task == "detect":
@@ -150,6 +152,14 @@ def check_weights(cfg: DictConfig, nc: int) -> None:
         raise UserError(f"model.weights: {str(weights)!r} does not load ({reason}); valid: {kind}") from None
     if moved == 0:
         raise UserError(f"model.weights: none of the {total} tensors of {str(weights)!r} fits {cfg.model.name}")
+
+
+def _fractions(key: str, value: object) -> None:
+    """``value`` is [low, high] with 0 < low <= high <= 1."""
+    pair = list(value) if isinstance(value, ListConfig) else value
+    numbers = isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, (int, float)) for v in pair)
+    if not (numbers and 0 < pair[0] <= pair[1] <= 1) or any(isinstance(v, bool) for v in pair):
+        raise UserError(f"{key}: {pair!r}; valid: [low, high], fractions of the canvas with 0 < low <= high <= 1")
 
 
 def _at_least(key: str, value: object, low: int) -> None:

@@ -61,3 +61,27 @@ def test_cache_root_comes_from_the_environment(tmp_path: Path, monkeypatch: pyte
 def test_unknown_task_is_refused() -> None:
     with pytest.raises(ValueError, match="valid: detect, classify"):
         prepare_digits(task="segment")
+
+
+def _heights(data: Path, split: str = "train") -> list[float]:
+    """Every label's box height, as a fraction of the canvas's."""
+    return [
+        float(line.split()[4])
+        for f in (data.parent / "labels" / split).glob("*.txt")
+        for line in f.read_text().splitlines()
+    ]
+
+
+def test_sizes_set_the_digit_heights_and_the_default_keeps_its_cache(tmp_path: Path) -> None:
+    small = prepare_digits(tmp_path, **TINY)
+    assert prepare_digits(tmp_path, **TINY, sizes=digits.SIZES) == small  # the default spelled out: the same files
+    large = prepare_digits(tmp_path, **TINY, sizes=(0.6, 0.9))
+    assert large != small
+    assert max(_heights(small)) <= 0.4 < min(_heights(large))  # a tight box is at most its paste's height
+    assert max(_heights(large)) <= 0.9
+
+
+@pytest.mark.parametrize("sizes", [(0.5, 0.2), (0.0, 0.5), (0.2, 1.5)])
+def test_sizes_out_of_range_are_refused(tmp_path: Path, sizes: tuple[float, float]) -> None:
+    with pytest.raises(ValueError, match="0 < low <= high <= 1"):
+        prepare_digits(tmp_path, **TINY, sizes=sizes)

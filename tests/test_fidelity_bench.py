@@ -64,7 +64,7 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     trial_header = {"command": "trial", "settings": "t", "data": "d", "baseline_metric": "0.25"}
     fidelity.run(fidelity.csv_path("reference", "detect"), ref_header, task, [0, 1, 2], _fake(reference, gflops, []))
     fidelity.run(fidelity.csv_path("trial", "detect", "x"), trial_header, task, [0, 1, 2], _fake(trial, gflops, []))
-    monkey = argparse.Namespace(task="detect", name=["x", "never-run"])
+    monkey = argparse.Namespace(task="detect", name=["x", "never-run"], reference="")
     fidelity.TASKS["detect"], saved = task, fidelity.TASKS["detect"]
     try:
         text = fidelity.report(monkey)
@@ -100,3 +100,37 @@ def test_settings_recorded_before_a_training_setting_existed_still_hold_at_its_d
     assert not fidelity.same_setting(old, json.dumps({"trainer": {}, "gate": False}))  # a setting lost
     assert fidelity.same_setting("d", "d") and not fidelity.same_setting("d", "e")
     assert not fidelity.same_setting(None, "d")
+
+
+def test_a_named_reference_on_other_data_trains_the_named_architectures_into_its_own_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(fidelity, "RESULTS", tmp_path / "results")
+    monkeypatch.setenv("ATTNSEARCH_CACHE", str(tmp_path / "cache"))
+    calls: list = []
+
+    def train_one(task, blocks, seed, data, cfg, weights):
+        calls.append((blocks, seed, data, cfg.epochs, weights))
+        return {"seed": seed, "metric": 0.5, "metric2": 0.6, "curve": "0.50000", "epochs": 1, "images": 4,
+                "train_s": 1.0, "gflops": 1.0, "params": 1}  # fmt: skip
+
+    monkeypatch.setattr(fidelity, "train_one", train_one)
+    tiny = ["data.n_train=4", "data.n_val=2", "data.imgsz=32"]
+    options = ["--reference", "ms", "--archs", "se@6", "baseline", "--seeds", "0"]
+    fidelity.main(["reference", "data=digits_multiscale", *tiny, *options])  # options after: they take lists
+    header, rows = fidelity.read_rows(tmp_path / "results" / "fidelity_reference_ms.csv")
+    assert header["command"] == (
+        "python -m benchmarks.fidelity reference --task detect data=digits_multiscale "
+        + " ".join(tiny)
+        + " --reference ms"
+    )
+    assert json.loads(header["data"])["sizes"] == [0.1, 0.9]
+    assert [r["arch"] for r in rows] == ["baseline", "se@6"]  # in the task's order, nothing else
+    assert [(c[0], c[1], c[3], c[4]) for c in calls] == [({}, 0, 30, None), ({6: "se"}, 0, 30, None)]  # from scratch
+    assert not (tmp_path / "results" / "fidelity_reference.csv").exists()  # the committed reference is not touched
+
+
+def test_archs_of_another_task_are_refused(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        fidelity.main(["reference", "--archs", "coord@layer2"])
+    assert exit_info.value.code == 2 and "coord@layer2 not of --task detect" in capsys.readouterr().err

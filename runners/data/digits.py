@@ -23,6 +23,7 @@ import yaml
 VERSION = 2  # bump when the generator changes, so caches of older outputs are not reused
 NAMES = [str(d) for d in range(10)]
 CLUTTER = {"detect": (2, 7), "classify": (0, 3)}  # shapes per canvas: fewer around one small digit
+SIZES = (0.12, 0.4)  # a detection digit's height as a fraction of the canvas's, drawn uniformly in this range
 DEFAULTS = {  # task: (n_train, n_val, imgsz)
     "detect": (400, 300, 160),
     "classify": (1000, 300, 32),
@@ -43,6 +44,7 @@ def prepare_digits(
     imgsz: int | None = None,
     seed: int = 0,
     max_digits: int = 4,
+    sizes: tuple[float, float] | list[float] = SIZES,
 ) -> Path:
     """Generate the digits dataset once and return where it is.
 
@@ -54,12 +56,17 @@ def prepare_digits(
         imgsz: Canvas side in pixels (default 160 detect, 32 classify).
         seed: Seed of every random draw: the same arguments give the same files.
         max_digits: Most digits on one detection canvas.
+        sizes: (low, high): a detection digit's height as a fraction of the canvas's, drawn uniformly between them;
+            the default keeps every digit small enough that yolov8n detects it on its stride-8 level alone.
 
     Returns:
         The ``data.yaml`` path (detect) or the image-folder root with ``train/`` and ``val/`` (classify).
     """
     if task not in DEFAULTS:
         raise ValueError(f"unknown digits task {task!r}; valid: {', '.join(DEFAULTS)}")
+    low, high = (float(v) for v in sizes)
+    if not 0 < low <= high <= 1:
+        raise ValueError(f"digit sizes must satisfy 0 < low <= high <= 1, got {list(sizes)}")
     d_train, d_val, d_imgsz = DEFAULTS[task]
     params = {
         "task": task,
@@ -69,6 +76,7 @@ def prepare_digits(
         "seed": seed,
         "max_digits": max_digits,
         "version": VERSION,
+        **({"sizes": [low, high]} if (low, high) != SIZES else {}),  # absent at the default: older caches stay valid
     }
     key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     final = Path(root or cache_root()).expanduser().resolve() / f"digits-{task}-{key}"
@@ -108,7 +116,7 @@ def _write(out: Path, final: Path, *, task: str, n_train: int, n_val: int, imgsz
                 continue
             rows = []
             for j in rng.choice(pool, size=rng.integers(1, params["max_digits"] + 1)):
-                box = _paste(rng, canvas, scans[j], size=rng.uniform(0.12, 0.4) * imgsz, avoid=rows)
+                box = _paste(rng, canvas, scans[j], size=rng.uniform(*params.get("sizes", SIZES)) * imgsz, avoid=rows)
                 if box is not None:
                     rows.append((labels[j], *box))
             _imwrite(out / "images" / split / f"{i:05d}.png", canvas)
