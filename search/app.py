@@ -19,18 +19,22 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from runners.levels import head_levels
 from search import report, space, workers
 from search.baseline import baseline_settings, baseline_weights
 from search.data import dataset_classes, resolve_data
 from search.errors import UserError
 from search.evaluate import COST_ATTR, Evaluate
+from search.inert import describe, inert_sites
 from search.intensify import Intensify
 from search.logs import quiet
 from search.objective import Objective
-from search.placement import sites
+from search.placement import Site, apply, sites
 from search.study import create, keep_settings, make_sampler, make_storage, redact
 from search.tracking import Tracker
 from search.validate import check_search
+
+LEVELS_ATTR = "baseline_boxes_per_stride"  # study user attribute: the site screen's evidence
 
 
 @dataclass
@@ -71,7 +75,8 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
     data = resolve_data(cfg.data, task)
     nc = len(dataset_classes(data, task))
     where = list(cfg.placement.layers) if cfg.placement.get("layers") else cfg.placement.name
-    site_ids = [str(site.index) for site in sites(cfg.model.name, where=where)]
+    site_list = sites(cfg.model.name, where=where)
+    site_ids = [str(site.index) for site in site_list]
     candidates = {key: dict(node.get("space") or {}) for key, node in cfg.attn.items()}
     if not candidates:
         raise UserError("attn: no candidate block; e.g. attn=psa,cbam,soca")
@@ -83,6 +88,9 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
     fit = functools.partial(_runner(task), data=data, cfg=settings, progress=progress, label="baseline")
     schedule = baseline_settings(settings, s.baseline_epochs, s.baseline_train)
     weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, schedule)
+    if task == "detect" and s.skip_inert_sites:
+        site_ids = screen_sites(study, cfg.model.name, site_list, weights, nc, data, settings)
+        study.sampler = make_sampler(s.sampler, site_ids, list(candidates), int(s.max_blocks))
 
     config = public_config(cfg)
     tracker = Tracker(cfg.logger.name, run_dir, s.study_name, config, **tracker_settings(cfg))
@@ -137,6 +145,29 @@ def fail_own_orphans(s: DictConfig, run_dir: Path, worker: str) -> None:
     study = optuna.load_study(study_name=s.study_name, storage=storage)
     for number in workers.fail_orphans(study, worker):
         print(f"trial {number}: failed, its process (this worker, {worker}) is gone", file=sys.stderr)
+
+
+def screen_sites(
+    study: optuna.Study, model: str, site_list: list[Site], weights: Path, nc: int, data: Path, settings: Any
+) -> list[str]:
+    """The sites a detection search samples: ``site_list`` but the inert ones (``search.inert``).
+
+    The baseline's boxes per head level are measured once per study and kept with it, so every worker and every resume
+    screens alike. A head whose outputs cannot be told apart by level (an end-to-end one) keeps every site.
+    """
+    kept = study.user_attrs.get(LEVELS_ATTR)
+    if kept is None:
+        try:
+            levels = head_levels(apply(model, {}, weights, nc=nc).model, data, settings)
+        except ValueError as err:
+            print(f"site screen: not applied, every site kept ({err})", file=sys.stderr)
+            return [str(site.index) for site in site_list]
+        kept = {str(stride): boxes for stride, (_, boxes) in levels.items()}
+        study.set_user_attr(LEVELS_ATTR, kept)
+    boxes = {int(stride): n for stride, n in kept.items()}
+    inert = inert_sites(site_list, boxes)
+    print(describe(inert, boxes), file=sys.stderr)
+    return [str(site.index) for site in site_list if site not in inert]
 
 
 def open_study(cfg: DictConfig, run_dir: Path, site_ids: list[str], candidates: list[str], metric: str) -> optuna.Study:

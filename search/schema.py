@@ -64,6 +64,7 @@ class SearchSchema:
     baseline_train: dict[str, Any] = field(default_factory=dict)  # entries from the YAML: a default here would merge
     block_lr_mult: float = 20.0
     gate: bool = False
+    skip_inert_sites: bool = True
     repeats: int = 2
     max_repeats: int | None = None
     early_stop: EarlyStopSchema = field(default_factory=EarlyStopSchema)

@@ -26,6 +26,8 @@ class Site:
         channels: channels of the feature map the block sees (at the model's scale).
         stride: its stride with respect to the input image.
         module: type name of the layer the block follows.
+        feeds: the strides of the detection head's inputs its output reaches (YOLO); empty for a classifier, whose
+            one output every site feeds.
     """
 
     index: Index
@@ -33,6 +35,7 @@ class Site:
     channels: int
     stride: int
     module: str
+    feeds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

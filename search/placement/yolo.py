@@ -50,12 +50,16 @@ def catalog(model: str) -> Catalog:
         net.eval().model[-1].train()  # the head's raw maps: no decoding
         net(torch.zeros(1, d.get("channels", 3), size, size))
     n_backbone = len(d["backbone"])
+    head = net.model[-1].f
+    reach = _downstream(net.model)
     sites = tuple(
-        Site(i, "backbone" if i < n_backbone else "neck", shapes[i][1], size // shapes[i][2], layer.type.split(".")[-1])
+        Site(i, section, shapes[i][1], size // shapes[i][2], layer.type.split(".")[-1], feeds)
         for i, layer in enumerate(net.model[:-1])
         if i in shapes and any(True for _ in layer.parameters())
+        for section in ["backbone" if i < n_backbone else "neck"]
+        for feeds in [tuple(size // shapes[h][2] for h in head if h in reach[i])]
     )
-    head = set(net.model[-1].f)
+    head = set(head)
 
     def where(test: Any) -> tuple[int, ...]:
         return tuple(site.index for site in sites if test(site))
@@ -68,6 +72,18 @@ def catalog(model: str) -> Catalog:
         "all": ("every site", where(lambda s: True)),
     }
     return Catalog(model, sites, named)
+
+
+def _downstream(layers: Any) -> dict[int, set[int]]:
+    """Layer index -> itself and every layer whose input depends on its output (``from`` -1 is the layer before)."""
+    reach: dict[int, set[int]] = {}
+    for j in reversed(range(len(layers))):
+        reach[j] = {j}
+        for k in range(j + 1, len(layers)):
+            sources = layers[k].f if isinstance(layers[k].f, list) else [layers[k].f]
+            if any((k - 1 if f == -1 else f) == j for f in sources):
+                reach[j] |= reach[k]
+    return reach
 
 
 def place(model: str, blocks: Mapping[int, Spec], gate: bool, nc: int | None) -> Built:

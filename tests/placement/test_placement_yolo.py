@@ -104,11 +104,14 @@ def test_yolov8n_catalog_exactly() -> None:
     backbone = [(16, 2, "Conv"), (32, 4, "Conv"), (32, 4, "C2f"), (64, 8, "Conv"), (64, 8, "C2f"), (128, 16, "Conv"),
                 (128, 16, "C2f"), (256, 32, "Conv"), (256, 32, "C2f"), (256, 32, "SPPF")]  # fmt: skip
     # Upsample and Concat rows have no weights: no sites
-    neck = {12: (128, 16, "C2f"), 15: (64, 8, "C2f"), 16: (64, 16, "Conv"), 18: (128, 16, "C2f"),
-            19: (128, 32, "Conv"), 21: (256, 32, "C2f")}  # fmt: skip
+    # and the strides of the head inputs each feeds: the P4/P5 path after site 15 no longer reaches stride 8
+    every_level = (8, 16, 32)
+    neck = {12: (128, 16, "C2f", every_level), 15: (64, 8, "C2f", every_level), 16: (64, 16, "Conv", (16, 32)),
+            18: (128, 16, "C2f", (16, 32)), 19: (128, 32, "Conv", (32,)), 21: (256, 32, "C2f", (32,))}  # fmt: skip
     assert cat.model == "yolov8n.yaml"
     assert cat.sites == tuple(
-        [Site(i, "backbone", *row) for i, row in enumerate(backbone)] + [Site(i, "neck", *r) for i, r in neck.items()]
+        [Site(i, "backbone", *row, every_level) for i, row in enumerate(backbone)]
+        + [Site(i, "neck", *r) for i, r in neck.items()]
     )
     assert all(type(s.stride) is int for s in cat.sites)
     every = (*range(10), 12, 15, 16, 18, 19, 21)
