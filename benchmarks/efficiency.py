@@ -37,6 +37,7 @@ Usage (from the repository root; no training)::
     python -m benchmarks.efficiency [--space pair] [--seeds 20] [--first-seed 0] [--repeats 1] [--budget 1.0]
     python -m benchmarks.efficiency --samplers gp tpe random --seeds 40 --first-seed 20   # a confirmation
     python -m benchmarks.efficiency --space single --out benchmarks/results/efficiency_single.png
+    python -m benchmarks.efficiency --sites 12 15 --samplers gp random   # the space the site screen leaves
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -286,13 +287,14 @@ def run(args: argparse.Namespace) -> str:
     if best <= 0:
         sys.exit(f"error: the space's architectures span no hypervolume (mAP or GFLOPs all equal) in {path}")
     n_trials = budget_trials(args.budget, len(points))
+    searched = replace(sp, sites=tuple(args.sites)) if args.sites else sp  # a screened space, judged by the whole's
     specs = sampler_specs()
     curves: dict[str, list[list[float]]] = {}
     for name in args.samplers or specs:
         start = time.perf_counter()
         try:
             seeds = range(args.first_seed, args.first_seed + args.seeds)
-            keys = [replay(specs[name], sp, scores.draw(s, args.repeats), n_trials, s) for s in seeds]
+            keys = [replay(specs[name], searched, scores.draw(s, args.repeats), n_trials, s) for s in seeds]
         except (ValueError, NotImplementedError) as err:  # a sampler that cannot run this study
             print(f"note: sampler {name} skipped: {type(err).__name__}: {err}", file=sys.stderr)
             continue
@@ -306,6 +308,11 @@ def run(args: argparse.Namespace) -> str:
         [
             f"space {args.space}: {len(points)} architectures (at most {sp.max_blocks} of {', '.join(sp.blocks)} at "
             f"sites {', '.join(sp.sites)}), table {path} ({len(scores.common)} repeats of each)",
+            *(
+                [f"searched: sites {', '.join(searched.sites)} only (--sites), against the whole space's front"]
+                if args.sites
+                else []
+            ),
             f"{args.seeds} seeds per sampler ({args.first_seed} to {args.first_seed + args.seeds - 1}), {n_trials} "
             f"trials each; a trial scores the mean of {args.repeats} "
             "stored repeat(s) drawn by the seed, the same for every architecture",
@@ -330,9 +337,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samplers", nargs="+", default=None, help="default: all (conf/search/sampler/ and EXTRA)")
     parser.add_argument("--against", default="random", help="the sampler the others are compared with (one run)")
     parser.add_argument("--out", type=Path, default=None, help="the plot (default results/efficiency_<space>.png)")
+    parser.add_argument("--sites", nargs="+", default=None, help="search only these of the space's sites (a screen)")
     args = parser.parse_args(argv)
     if args.space not in table.spaces():
         parser.error(f"--space {args.space!r}; valid: {', '.join(table.spaces())}")
+    if args.sites and not set(args.sites) <= set(table.spaces()[args.space].sites):
+        parser.error(f"--sites {' '.join(args.sites)}; valid: some of {', '.join(table.spaces()[args.space].sites)}")
     run_names = args.samplers or list(sampler_specs())
     if args.against not in run_names:
         parser.error(f"--against {args.against!r}: valid: one of the samplers run ({', '.join(run_names)})")

@@ -195,3 +195,28 @@ def test_cli_prints_the_tables_writes_the_plot_and_skips_a_sampler_that_cannot_r
         efficiency.main(["--space", "flat", "--samplers", "grid", "--against", "random"])
     assert refused.value.code == 2
     assert "--against 'random': valid: one of the samplers run (grid)" in capsys.readouterr().err
+
+
+def test_a_screened_space_is_judged_by_the_whole_spaces_front(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Blocks at sites 3 and 4 only cost (as at inert sites): searching sites 1 and 2 alone loses nothing of the
+    front and covers it within the smaller grid."""
+    monkeypatch.setattr(table, "RESULTS", tmp_path)
+    monkeypatch.setattr(table, "spaces", lambda: {"flat": FLAT})
+    table.build(table.csv_path(), HEADER, scored(lambda b: 0.35 + sum(0.02 if s <= 2 else -0.02 for s in b)),
+                table.architectures(), [0, 1, 2])  # fmt: skip
+    scores = efficiency.load(table.csv_path(), FLAT)
+    points = scores.mean()
+    ref = efficiency.reference(points.values())
+    best = efficiency.hypervolume(points.values(), ref)
+    screened = table.Space(("1", "2"), FLAT.blocks, 1)
+    keys = efficiency.replay(_spec("grid"), screened, scores.draw(0, 1), 16, 0)
+    # the baseline, then the 9 grid points of sites none, 1 and 2 (x 3 blocks), against 15 for all four sites
+    assert efficiency.trials_to(efficiency.curve(keys, points, ref, best, 16), 1.0) <= 10
+    efficiency.main(["--space", "flat", "--sites", "1", "2", "--seeds", "2", "--samplers", "grid", "random",
+                     "--out", str(tmp_path / "e.png")])  # fmt: skip
+    assert "searched: sites 1, 2 only (--sites), against the whole space's front" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        efficiency.main(["--space", "flat", "--sites", "1", "9"])
+    assert refused.value.code == 2 and "valid: some of 1, 2, 3, 4" in capsys.readouterr().err
