@@ -20,6 +20,9 @@ architecture the table lacks is impossible within the space, and asserted.
   builds it: the enqueued baseline takes none of its points, so it has covered the space after its size + 1 trials)
   and ``EXTRA``; one that fails on this study (raises ``ValueError`` or ``NotImplementedError``) is skipped with a
   note.
+- **Screens.** ``--sites`` replays each sampler on those of the space's sites only (what the search's site screen,
+  ``search.inert``, leaves) and again on all of them as ``NAME@all``, at the same seeds; both are judged against the
+  whole space's exhaustive front, so ``--against NAME@all`` is the paired test of what the screen saves.
 - **Budgets.** Each replay runs ``--budget`` × the space's size trials (1.0: as many trials as architectures); every
   shorter budget is read off the same curve.
 
@@ -37,7 +40,7 @@ Usage (from the repository root; no training)::
     python -m benchmarks.efficiency [--space pair] [--seeds 20] [--first-seed 0] [--repeats 1] [--budget 1.0]
     python -m benchmarks.efficiency --samplers gp tpe random --seeds 40 --first-seed 20   # a confirmation
     python -m benchmarks.efficiency --space single --out benchmarks/results/efficiency_single.png
-    python -m benchmarks.efficiency --sites 12 15 --samplers gp random   # the space the site screen leaves
+    python -m benchmarks.efficiency --sites 12 15 --samplers gp random --against gp@all   # what the site screen saves
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ from search.study import create, make_sampler
 
 Point = tuple[float, float]  # (mAP50-95, GFLOPs)
 LEVELS = (0.9, 0.95)
+WHOLE = "@all"  # with --sites, a sampler's name with this suffix is its replay on the whole space
 BUDGETS = (0.05, 0.1, 0.25, 0.5, 1.0)
 EXTRA: dict[str, dict[str, Any]] = {  # samplers the search does not ship, as Hydra specs like conf/search/sampler/
     "tpe_group": {"_target_": "optuna.samplers.TPESampler", "multivariate": True, "group": True},
@@ -290,16 +294,19 @@ def run(args: argparse.Namespace) -> str:
     searched = replace(sp, sites=tuple(args.sites)) if args.sites else sp  # a screened space, judged by the whole's
     specs = sampler_specs()
     curves: dict[str, list[list[float]]] = {}
-    for name in args.samplers or specs:
+    runs = [(name, name, searched) for name in args.samplers or specs]
+    if args.sites:  # each sampler on the whole space too, as NAME@all: the same seeds, so the screen's effect is paired
+        runs = [r for name, _, sub in runs for r in ((name, name, sub), (f"{name}{WHOLE}", name, sp))]
+    for label, name, searching in runs:
         start = time.perf_counter()
         try:
             seeds = range(args.first_seed, args.first_seed + args.seeds)
-            keys = [replay(specs[name], searched, scores.draw(s, args.repeats), n_trials, s) for s in seeds]
+            keys = [replay(specs[name], searching, scores.draw(s, args.repeats), n_trials, s) for s in seeds]
         except (ValueError, NotImplementedError) as err:  # a sampler that cannot run this study
-            print(f"note: sampler {name} skipped: {type(err).__name__}: {err}", file=sys.stderr)
+            print(f"note: sampler {label} skipped: {type(err).__name__}: {err}", file=sys.stderr)
             continue
-        curves[name] = [curve(k, points, ref, best, n_trials) for k in keys]
-        print(f"{name}: {args.seeds} replays, {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+        curves[label] = [curve(k, points, ref, best, n_trials) for k in keys]
+        print(f"{label}: {args.seeds} replays, {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     on_front = [f"{space.describe(space.from_json(k))} at {points[k][0]:.4f}" for k in front(points)]
     out = args.out or table.RESULTS / f"efficiency_{args.space}{f'_{args.name}' if args.name else ''}.png"
     title = f"space {args.space} ({len(points)} architectures), {args.seeds} seeds, search.repeats={args.repeats}"
@@ -309,7 +316,10 @@ def run(args: argparse.Namespace) -> str:
             f"space {args.space}: {len(points)} architectures (at most {sp.max_blocks} of {', '.join(sp.blocks)} at "
             f"sites {', '.join(sp.sites)}), table {path} ({len(scores.common)} repeats of each)",
             *(
-                [f"searched: sites {', '.join(searched.sites)} only (--sites), against the whole space's front"]
+                [
+                    f"searched: sites {', '.join(searched.sites)} only (--sites), against the whole space's front; "
+                    f"NAME{WHOLE}: the sampler on every site, at the same seeds"
+                ]
                 if args.sites
                 else []
             ),
@@ -343,7 +353,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--space {args.space!r}; valid: {', '.join(table.spaces())}")
     if args.sites and not set(args.sites) <= set(table.spaces()[args.space].sites):
         parser.error(f"--sites {' '.join(args.sites)}; valid: some of {', '.join(table.spaces()[args.space].sites)}")
-    run_names = args.samplers or list(sampler_specs())
+    names = args.samplers or list(sampler_specs())
+    run_names = [*names, *([f"{n}{WHOLE}" for n in names] if args.sites else [])]
     if args.against not in run_names:
         parser.error(f"--against {args.against!r}: valid: one of the samplers run ({', '.join(run_names)})")
     unknown = set(args.samplers or ()) - set(sampler_specs())

@@ -1,7 +1,8 @@
 """``python -m search.inspect model=yolov8n placement=neck attn=cbam``: the sites of a placement and what blocks cost.
 
-Prints one row per site (index, section, layer, channels, stride, and per candidate block its added parameters and
-MFLOPs there), then the baseline's parameters and GFLOPs against the model with the block at every site.
+Prints one row per site (index, section, layer, channels, stride, the strides of the detection head's inputs its
+output reaches, and per candidate block its added parameters and MFLOPs there), then the baseline's parameters and
+GFLOPs against the model with the block at every site.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ def inspect(cfg: DictConfig) -> str:
         node.block.key: {k: v for k, v in OmegaConf.to_container(node.block).items() if k not in SKIP}
         for node in cfg.attn.values()
     }
-    header = ["index", "section", "layer", "channels", "stride"]
+    header = ["index", "section", "layer", "channels", "stride", "feeds strides"]
     for key in blocks:
         header += [f"{key} +params", f"{key} +MFLOPs"]
     rows = []
     for site in chosen:
-        row = [site.index, site.section, site.module, site.channels, site.stride]
+        row = [site.index, site.section, site.module, site.channels, site.stride, ",".join(map(str, site.feeds)) or "-"]
         size = math.ceil(imgsz / site.stride)
         for key, hparams in blocks.items():
             block = modules.build(key, site.channels, **hparams)
