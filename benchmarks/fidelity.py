@@ -56,7 +56,7 @@ from search.baseline import baseline_metrics, baseline_settings, baseline_weight
 from search.cost import profile
 from search.data import resolve_data
 from search.evaluate import mark_blocks
-from search.placement import apply
+from search.placement import Placed, apply
 from search.stats import (
     kendall,
     kendall_interval,
@@ -202,6 +202,16 @@ def _same(old: Any, new: Any) -> bool:
     )
 
 
+def build(
+    task: Task, blocks: dict[int | str, str], seed: int, weights: Path | None, block_lr_mult: float, gate: bool
+) -> Placed:
+    """The architecture as ``train_one`` trains it at ``seed``, not trained yet."""
+    torch.manual_seed(seed)  # block (and, from scratch, network) initialisation
+    placed = apply(task.model, blocks, weights=weights, identity_init=weights is not None and gate, nc=task.nc)
+    mark_blocks(placed.model, block_lr_mult)
+    return placed
+
+
 def train_one(
     task: Task,
     blocks: dict[int | str, str],
@@ -218,9 +228,7 @@ def train_one(
     ``images`` counts training images processed, the cost measure that does not depend on the machine's load;
     ``latency_ms`` is the cost model's single-thread forward time, wall time under that load (not in ``FIELDS``).
     """
-    torch.manual_seed(seed)  # block (and, from scratch, network) initialisation
-    placed = apply(task.model, blocks, weights=weights, identity_init=weights is not None and gate, nc=task.nc)
-    mark_blocks(placed.model, block_lr_mult)
+    placed = build(task, blocks, seed, weights, block_lr_mult, gate)
     cost = profile(placed.model, cfg.imgsz, key=placed.key)
     result = task.fit(placed.model, data, replace(cfg, seed=seed))
     first, second = task.metrics

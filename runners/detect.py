@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ultralytics.data import build_yolo_dataset
+from ultralytics.data import build_dataloader, build_yolo_dataset
 from ultralytics.models.yolo.detect import DetectionValidator
 from ultralytics.nn.tasks import DetectionModel
 
@@ -130,3 +130,23 @@ def fit_detection(
         DatasetError: The data is missing, corrupt or does not match the model's classes.
     """
     return fit(DetectionModule(model, data, cfg, on_epoch), cfg, loggers, progress, label)
+
+
+@torch.no_grad()
+def validation_stats(model: DetectionModel, data: str | Path, cfg: TrainConfig) -> dict[str, list[Any]]:
+    """Ultralytics' matching statistics of ``model`` on the validation split of ``data``, one entry per image.
+
+    Keys as ``DetMetrics.stats`` (``tp``: the (predictions, 10) true-positive matrix over IoU 0.5:0.95, ``conf``,
+    ``pred_cls``, ``target_cls``, ``target_img``), validated as a trial validates: the val split letterboxed at
+    ``cfg.imgsz``, NMS at ultralytics' validation thresholds. ``ultralytics.utils.metrics.ap_per_class`` over all of
+    them gives the trial's mAP; over a resample of the images, that of another validation split of the kind.
+    """
+    module = DetectionModule(model, data, cfg)
+    _, val_set = module.build_datasets(cfg.batch)
+    loader = build_dataloader(val_set, cfg.batch * 2, 0, shuffle=False, rank=-1)
+    model.eval()
+    start_validation(module.validator, model, torch.device("cpu"), module.data)
+    for batch in loader:
+        batch = module.on_after_batch_transfer(batch, 0)
+        module.validator.update_metrics(module.validator.postprocess(model(batch["img"])), batch)
+    return {k: list(v) for k, v in module.validator.metrics.stats.items()}
