@@ -132,6 +132,11 @@ def fit_detection(
     return fit(DetectionModule(model, data, cfg, on_epoch), cfg, loggers, progress, label)
 
 
+def eval_device(cfg: TrainConfig) -> torch.device:
+    """Where a one-off evaluation of a model runs: the first GPU when the trainer may use one and there is one."""
+    return torch.device("cuda" if cfg.accelerator in ("auto", "gpu") and torch.cuda.is_available() else "cpu")
+
+
 @torch.no_grad()
 def validation_stats(model: DetectionModel, data: str | Path, cfg: TrainConfig) -> dict[str, list[Any]]:
     """Ultralytics' matching statistics of ``model`` on the validation split of ``data``, one entry per image.
@@ -144,9 +149,10 @@ def validation_stats(model: DetectionModel, data: str | Path, cfg: TrainConfig) 
     module = DetectionModule(model, data, cfg)
     _, val_set = module.build_datasets(cfg.batch)
     loader = build_dataloader(val_set, cfg.batch * 2, 0, shuffle=False, rank=-1)
-    model.eval()
-    start_validation(module.validator, model, torch.device("cpu"), module.data)
+    device = eval_device(cfg)
+    model.to(device).eval()
+    start_validation(module.validator, model, device, module.data)
     for batch in loader:
-        batch = module.on_after_batch_transfer(batch, 0)
+        batch = module.on_after_batch_transfer(module.transfer_batch_to_device(batch, device, 0), 0)
         module.validator.update_metrics(module.validator.postprocess(model(batch["img"])), batch)
     return {k: list(v) for k, v in module.validator.metrics.stats.items()}

@@ -16,7 +16,7 @@ from ultralytics.data import build_dataloader
 from ultralytics.utils.nms import non_max_suppression
 
 from runners.config import TrainConfig
-from runners.detect import DetectionModule
+from runners.detect import DetectionModule, eval_device
 
 CONF = 0.25  # ultralytics' predict default: a box a user would see
 IOU = 0.7  # ultralytics' NMS default
@@ -37,7 +37,7 @@ def per_level(model: nn.Module, images: Iterable[torch.Tensor], conf: float, iou
     for img in images:
         out = model(img)
         pred = out[0] if isinstance(out, (list, tuple)) else out  # (batch, 4 + classes, anchors)
-        levels = anchor_levels(strides, img.shape[2], img.shape[3])
+        levels = anchor_levels(strides, img.shape[2], img.shape[3]).to(pred.device)
         if pred.ndim != 3 or pred.shape[2] != len(levels):
             raise ValueError(f"the head's output {tuple(pred.shape)} is not one prediction per anchor of its levels")
         scores = pred[:, 4:].amax(1)
@@ -52,10 +52,12 @@ def head_levels(
     model: nn.Module, data: str | Path, cfg: TrainConfig, conf: float = CONF, iou: float = IOU
 ) -> dict[int, tuple[int, int]]:
     """Stride -> (anchors scoring above ``conf``, boxes NMS keeps) of ``model`` on the validation split of ``data``,
-    read and letterboxed as a trial validates (``cfg.imgsz``, ``cfg.batch``)."""
+    read and letterboxed as a trial validates (``cfg.imgsz``, ``cfg.batch``), on a GPU where the trainer may use one."""
     module = DetectionModule(model, data, cfg)
     _, val_set = module.build_datasets(cfg.batch)
     loader = build_dataloader(val_set, cfg.batch, 0, shuffle=False, rank=-1)
-    images = (module.on_after_batch_transfer(batch, 0)["img"] for batch in loader)
+    device = eval_device(cfg)
+    model.to(device)
+    images = (module.on_after_batch_transfer(module.transfer_batch_to_device(b, device, 0), 0)["img"] for b in loader)
     above, kept = per_level(model, images, conf, iou)
     return {int(s): (a, k) for s, a, k in zip(model.stride, above, kept, strict=True)}

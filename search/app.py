@@ -153,7 +153,7 @@ def screen_sites(
     """The sites a detection search samples: ``site_list`` but the inert ones (``search.inert``).
 
     The baseline's boxes per head level are measured once per study and kept with it, so every worker and every resume
-    screens alike. A head whose outputs cannot be told apart by level (an end-to-end one) keeps every site.
+    screens alike. A head whose output is not one prediction per anchor of its levels keeps every site.
     """
     kept = study.user_attrs.get(LEVELS_ATTR)
     if kept is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
 from hydra import compose, initialize_config_module
@@ -90,3 +91,16 @@ def test_a_search_samples_only_the_sites_a_block_can_change_and_keeps_the_eviden
 def test_skip_inert_sites_false_searches_every_site(tmp_path: Path) -> None:
     result = _search(tmp_path, lambda *a: pytest.fail("screened"), "search.skip_inert_sites=false", "search.n_trials=8")
     assert _sites_sampled(result.study) == {"none", "12", "15", "16", "18", "19", "21"}
+
+
+def test_a_head_the_count_cannot_read_keeps_every_site(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    def unreadable(*args):
+        raise ValueError("the head's output (1, 300, 6) is not one prediction per anchor of its levels")
+
+    monkeypatch.setattr(search.app, "head_levels", unreadable)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    kept = search.app.screen_sites(study, "yolov8n.yaml", NECK, None, 10, Path("unused"), TrainConfig())
+    assert kept == [str(s.index) for s in NECK] and search.app.LEVELS_ATTR not in study.user_attrs
+    assert "site screen: not applied, every site kept (the head's output (1, 300, 6)" in capsys.readouterr().err
