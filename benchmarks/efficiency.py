@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.resources
+import itertools
 import math
 import random
 import statistics
@@ -294,10 +295,9 @@ def run(args: argparse.Namespace) -> str:
     searched = replace(sp, sites=tuple(args.sites)) if args.sites else sp  # a screened space, judged by the whole's
     specs = sampler_specs()
     curves: dict[str, list[list[float]]] = {}
-    runs = [(name, name, searched) for name in args.samplers or specs]
-    if args.sites:  # each sampler on the whole space too, as NAME@all: the same seeds, so the screen's effect is paired
-        runs = [r for name, _, sub in runs for r in ((name, name, sub), (f"{name}{WHOLE}", name, sp))]
-    for label, name, searching in runs:
+    variants = [("", searched), *([(WHOLE, sp)] if args.sites else [])]  # NAME@all: the whole space, same seeds
+    for name, (suffix, searching) in itertools.product(args.samplers or specs, variants):
+        label = name + suffix
         start = time.perf_counter()
         try:
             seeds = range(args.first_seed, args.first_seed + args.seeds)

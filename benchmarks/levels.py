@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     setup = fidelity.protocol(TASKS["detect"], args.overrides)
     model = apply(setup.task.model, {}, setup.weights, nc=setup.task.nc).model
     levels = head_levels(model, setup.data, setup.settings, args.conf, args.iou)
-    heights = sorted(float(h) for h in object_heights(setup.data))
+    heights = sorted(object_heights(setup.data))
     print(f"baseline {setup.weights} on the validation images of {setup.data}; object height as a fraction "
           f"of the image's: median {heights[len(heights) // 2]:.2f}, largest {heights[-1]:.2f}")  # fmt: skip
     print(f"| level | stride | anchors scoring > {args.conf} | boxes kept by NMS (IoU {args.iou}) |")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from copy import copy
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,19 @@ def eval_device(cfg: TrainConfig) -> torch.device:
     return torch.device("cuda" if cfg.accelerator in ("auto", "gpu") and torch.cuda.is_available() else "cpu")
 
 
+def val_batches(model: DetectionModel, data: str | Path, cfg: TrainConfig) -> tuple[DetectionModule, Iterator[Any]]:
+    """For a one-off evaluation of ``model`` (moved to ``eval_device``, in eval mode): its module and the validation
+    split's batches on that device, read and letterboxed as a trial validates (``cfg.imgsz``)."""
+    module = DetectionModule(model, data, cfg)
+    _, val_set = module.build_datasets(cfg.batch)
+    loader = build_dataloader(val_set, cfg.batch * 2, 0, shuffle=False, rank=-1)
+    device = eval_device(cfg)
+    model.to(device).eval()
+    start_validation(module.validator, model, device, module.data)
+    batches = (module.on_after_batch_transfer(module.transfer_batch_to_device(b, device, 0), 0) for b in loader)
+    return module, batches
+
+
 @torch.no_grad()
 def validation_stats(model: DetectionModel, data: str | Path, cfg: TrainConfig) -> dict[str, list[Any]]:
     """Ultralytics' matching statistics of ``model`` on the validation split of ``data``, one entry per image.
@@ -146,13 +160,7 @@ def validation_stats(model: DetectionModel, data: str | Path, cfg: TrainConfig) 
     ``cfg.imgsz``, NMS at ultralytics' validation thresholds. ``ultralytics.utils.metrics.ap_per_class`` over all of
     them gives the trial's mAP; over a resample of the images, that of another validation split of the kind.
     """
-    module = DetectionModule(model, data, cfg)
-    _, val_set = module.build_datasets(cfg.batch)
-    loader = build_dataloader(val_set, cfg.batch * 2, 0, shuffle=False, rank=-1)
-    device = eval_device(cfg)
-    model.to(device).eval()
-    start_validation(module.validator, model, device, module.data)
-    for batch in loader:
-        batch = module.on_after_batch_transfer(module.transfer_batch_to_device(batch, device, 0), 0)
+    module, batches = val_batches(model, data, cfg)
+    for batch in batches:
         module.validator.update_metrics(module.validator.postprocess(model(batch["img"])), batch)
     return {k: list(v) for k, v in module.validator.metrics.stats.items()}

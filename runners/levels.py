@@ -12,11 +12,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from ultralytics.data import build_dataloader
 from ultralytics.utils.nms import non_max_suppression
 
 from runners.config import TrainConfig
-from runners.detect import DetectionModule, eval_device
+from runners.detect import val_batches
 
 CONF = 0.25  # ultralytics' predict default: a box a user would see
 IOU = 0.7  # ultralytics' NMS default
@@ -53,11 +52,6 @@ def head_levels(
 ) -> dict[int, tuple[int, int]]:
     """Stride -> (anchors scoring above ``conf``, boxes NMS keeps) of ``model`` on the validation split of ``data``,
     read and letterboxed as a trial validates (``cfg.imgsz``, ``cfg.batch``), on a GPU where the trainer may use one."""
-    module = DetectionModule(model, data, cfg)
-    _, val_set = module.build_datasets(cfg.batch)
-    loader = build_dataloader(val_set, cfg.batch, 0, shuffle=False, rank=-1)
-    device = eval_device(cfg)
-    model.to(device)
-    images = (module.on_after_batch_transfer(module.transfer_batch_to_device(b, device, 0), 0)["img"] for b in loader)
-    above, kept = per_level(model, images, conf, iou)
+    _, batches = val_batches(model, data, cfg)
+    above, kept = per_level(model, (batch["img"] for batch in batches), conf, iou)
     return {int(s): (a, k) for s, a, k in zip(model.stride, above, kept, strict=True)}

@@ -89,8 +89,9 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
     schedule = baseline_settings(settings, s.baseline_epochs, s.baseline_train)
     weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, schedule)
     if task == "detect" and s.skip_inert_sites:
-        site_ids = screen_sites(study, cfg.model.name, site_list, weights, nc, data, settings)
-        study.sampler = make_sampler(s.sampler, site_ids, list(candidates), int(s.max_blocks))
+        screened = screen_sites(study, cfg.model.name, site_list, weights, nc, data, settings)
+        if screened != site_ids:  # a grid sampler's grid holds the sites
+            site_ids, study.sampler = screened, make_sampler(s.sampler, screened, list(candidates), int(s.max_blocks))
 
     config = public_config(cfg)
     tracker = Tracker(cfg.logger.name, run_dir, s.study_name, config, **tracker_settings(cfg))

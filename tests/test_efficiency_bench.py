@@ -220,8 +220,6 @@ def test_a_screened_space_is_judged_by_the_whole_spaces_front(
     assert "searched: sites 1, 2 only (--sites), against the whole space's front" in out
     steps = _rows(out.split("\n\n")[1])
     assert steps.keys() == {"sampler", "grid", "grid@all", "random", "random@all"} and steps["grid@all"][2] == "1.00×"
-    sooner, later = map(int, steps["grid"][3].split(",")[0].split("/"))
-    assert sooner + later <= 2  # a test paired by seed: the screened grid against the whole-space one
     with pytest.raises(SystemExit) as refused:
         efficiency.main(["--space", "flat", "--sites", "1", "9"])
     assert refused.value.code == 2 and "valid: some of 1, 2, 3, 4" in capsys.readouterr().err

@@ -50,16 +50,21 @@ def catalog(model: str) -> Catalog:
         net.eval().model[-1].train()  # the head's raw maps: no decoding
         net(torch.zeros(1, d.get("channels", 3), size, size))
     n_backbone = len(d["backbone"])
-    head = net.model[-1].f
+    inputs = net.model[-1].f  # the head's, finest level first
     reach = _downstream(net.model)
     sites = tuple(
-        Site(i, section, shapes[i][1], size // shapes[i][2], layer.type.split(".")[-1], feeds)
+        Site(
+            i,
+            "backbone" if i < n_backbone else "neck",
+            shapes[i][1],
+            size // shapes[i][2],
+            layer.type.split(".")[-1],
+            tuple(size // shapes[h][2] for h in inputs if h in reach[i]),
+        )
         for i, layer in enumerate(net.model[:-1])
         if i in shapes and any(True for _ in layer.parameters())
-        for section in ["backbone" if i < n_backbone else "neck"]
-        for feeds in [tuple(size // shapes[h][2] for h in head if h in reach[i])]
     )
-    head = set(head)
+    head = set(inputs)
 
     def where(test: Any) -> tuple[int, ...]:
         return tuple(site.index for site in sites if test(site))
