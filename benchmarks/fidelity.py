@@ -333,23 +333,30 @@ def trial(args: argparse.Namespace) -> None:
     run(csv_path("trial", args.task, args.name), header, task, args.seeds, setup.train, args.archs)
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per architecture: mean, std and count over seeds, GFLOPs, epochs and images."""
-    by: dict[str, list[dict[str, Any]]] = {}
+def summarise(rows: list[dict[str, Any]], repeats: int = 1) -> dict[str, dict[str, Any]]:
+    """Per architecture: mean, std and count over seeds, GFLOPs, images per score and every training's curve.
+
+    With ``repeats`` R, a score is what a search's trial with ``search.repeats=R`` reports: the mean of the trainings
+    at seeds kR … kR+R−1 (its repeats, at ``trainer.seed`` kR), so "seed" k names a group; incomplete groups are left
+    out, and ``images`` counts a group's trainings together.
+    """
+    by: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for row in rows:
-        by.setdefault(row["arch"], []).append(row)
+        by.setdefault(row["arch"], {}).setdefault(row["seed"] // repeats, []).append(row)
     out = {}
-    for name, runs in by.items():
-        runs = sorted(runs, key=lambda r: r["seed"])
-        values = [r["metric"] for r in runs]
+    for name, groups in by.items():
+        runs = {k: g for k, g in sorted(groups.items()) if len(g) == repeats}
+        if not runs:
+            continue
+        values = [statistics.fmean(r["metric"] for r in g) for g in runs.values()]
         out[name] = {
-            "seeds": [r["seed"] for r in runs],
+            "seeds": list(runs),
             "values": values,
             "mean": statistics.fmean(values),
             "std": statistics.stdev(values) if len(values) > 1 else float("nan"),
-            "gflops": runs[0]["gflops"],
-            "images": sum(r["images"] for r in runs) / len(runs),
-            "curves": [r["curve"] for r in runs],
+            "gflops": next(iter(runs.values()))[0]["gflops"],
+            "images": statistics.fmean(sum(r["images"] for r in g) for g in runs.values()),
+            "curves": [r["curve"] for g in runs.values() for r in g],
         }
     return out
 
@@ -377,13 +384,18 @@ def report(args: argparse.Namespace) -> str:
     protocols = {}
     for name in args.name:
         header, rows = read_rows(csv_path("trial", args.task, name))
-        protocols[name] = (header, summarise(rows))
+        protocols[name] = (header, summarise(rows, args.repeats))
     metric = task.metrics[0]
     cell = lambda s, sign="": (  # noqa: E731
         "—" if not s else f"{s['mean']:{sign}.4f} (n=1)" if len(s["values"]) == 1 else
         f"{s['mean']:{sign}.4f} ± {s['std']:.4f} (n={len(s['values'])})"
     )  # fmt: skip
     lines = [f"protocol {n!r}: {h.get('command', 'not run yet')}" for n, (h, _) in protocols.items()]
+    if args.repeats > 1:
+        lines.append(
+            f"a trial score is the mean of {args.repeats} trainings (seeds k·{args.repeats} … "
+            f"k·{args.repeats}+{args.repeats - 1}), as a search with search.repeats={args.repeats} reports it"
+        )
     lines += [
         "",
         f"| architecture | GFLOPs | reference {metric} | " + " | ".join(f"{n} {metric}" for n in protocols) + " |",
@@ -471,6 +483,8 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--task", choices=sorted(TASKS), default="detect")
         if name == "report":
             p.add_argument("--name", nargs="+", default=["default"], help="protocols to compare, one column each")
+            p.add_argument("--repeats", type=int, default=1,
+                           help="score a trial as the mean of this many trainings, as search.repeats")  # fmt: skip
         elif name == "trial":
             p.add_argument("--name", default="default", help="protocol name: results/fidelity_trial_<name>.csv")
         if name != "trial":  # the committed reference has no name; another (e.g. on other data) is named
@@ -481,6 +495,8 @@ def main(argv: list[str] | None = None) -> None:
                            help="train only these architectures (default: all of the task's)")  # fmt: skip
             p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")
     args = parser.parse_args(argv)
+    if getattr(args, "repeats", 1) < 1:
+        parser.error(f"--repeats: {args.repeats}; valid: 1 or more")
     if other := set(getattr(args, "archs", ())) - set(TASKS[args.task].archs):
         parser.error(f"--archs: {', '.join(sorted(other))} not of --task {args.task}")
     if args.command == "report":

@@ -64,7 +64,7 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     trial_header = {"command": "trial", "settings": "t", "data": "d", "baseline_metric": "0.25"}
     fidelity.run(fidelity.csv_path("reference", "detect"), ref_header, task, [0, 1, 2], _fake(reference, gflops, []))
     fidelity.run(fidelity.csv_path("trial", "detect", "x"), trial_header, task, [0, 1, 2], _fake(trial, gflops, []))
-    monkey = argparse.Namespace(task="detect", name=["x", "never-run"], reference="")
+    monkey = argparse.Namespace(task="detect", name=["x", "never-run"], reference="", repeats=1)
     fidelity.TASKS["detect"], saved = task, fidelity.TASKS["detect"]
     try:
         text = fidelity.report(monkey)
@@ -87,6 +87,25 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 | — |")
     # the baseline's trials dipped to 0.20 (curve value − 0.1) from a starting baseline of 0.25
     assert lines["baseline trials: lowest epoch − starting baseline"].endswith("| -0.0500 (of 0.2500) | — |")
+
+
+def test_repeats_score_a_trial_as_the_mean_of_its_trainings(task: fidelity.Task, tmp_path: Path) -> None:
+    """With search.repeats R, a search's trial at trainer.seed kR trains seeds kR … kR+R−1 and reports their mean."""
+    path, header = tmp_path / "t.csv", {"command": "x", "settings": "s", "data": "d"}
+    fidelity.run(path, header, task, [0, 1, 2, 3, 4], _fake(dict.fromkeys(ARCHS, 0.5), dict.fromkeys(ARCHS, 1.0), []))
+    _, rows = fidelity.read_rows(path)
+    single, paired = fidelity.summarise(rows)["a"], fidelity.summarise(rows, repeats=2)["a"]
+    assert single["values"] == pytest.approx([0.5, 0.501, 0.502, 0.503, 0.504]) and single["images"] == 100
+    # seeds (0, 1) and (2, 3); seed 4 has no partner yet and is left out
+    assert paired["seeds"] == [0, 1] and paired["values"] == pytest.approx([0.5005, 0.5025])
+    assert paired["std"] == pytest.approx(0.002 / 2**0.5) and paired["images"] == 200 and len(paired["curves"]) == 4
+    assert fidelity.paired_deltas(fidelity.summarise(rows, repeats=2))["a"]["values"] == pytest.approx([0.0, 0.0])
+
+
+def test_repeats_below_one_are_refused(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        fidelity.main(["report", "--repeats", "0"])
+    assert exit_info.value.code == 2 and "--repeats: 0; valid: 1 or more" in capsys.readouterr().err
 
 
 def test_settings_recorded_before_a_training_setting_existed_still_hold_at_its_default() -> None:
