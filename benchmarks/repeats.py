@@ -17,7 +17,7 @@ architecture the adaptive rule gave up on as worse may have too few repeats to b
 
 Usage (no training; seconds)::
 
-    python -m benchmarks.repeats [--name ungated-lr1e-4] [--orders 200] [--policies fixed:2 adaptive:2:3 ...]
+    python -m benchmarks.repeats [--name default] [--orders 200] [--policies fixed:2 adaptive:2:3 ...]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from benchmarks.fidelity import csv_path
 from benchmarks.stopping import Run, load, median_iqr
 from search.intensify import Intensify
 from search.report import ALPHA, compare_to_baseline
@@ -107,12 +108,12 @@ def measure(runs: dict[str, Run], policy: Policy, orders: Sequence[Sequence[str]
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.repeats", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", default="ungated-lr1e-4", help="the fidelity trial protocol (default: the shipped)")
+    parser.add_argument("--name", default="default", help="the fidelity trial protocol (default: the shipped)")
     parser.add_argument("--orders", type=int, default=200, help="random orders replayed per policy")
     policies = ["fixed:2", "fixed:3", "adaptive:2:3"]
     parser.add_argument("--policies", nargs="+", default=policies, help="fixed:<R> or adaptive:<R>:<M>")
     args = parser.parse_args(argv)
-    runs = load(args.name)
+    runs = load(csv_path("trial", "detect", args.name))
     chosen = [Policy.parse(text) for text in args.policies]
     seeds = min(len(run.curves) for run in runs.values())
     most = max(p.max_repeats for p in chosen)

@@ -15,7 +15,7 @@ the end, each rule reports, median [interquartile range] over the orders:
 
 Usage (no training; seconds)::
 
-    python -m benchmarks.stopping [--name ungated-lr1e-4] [--orders 200] [--rules raw:0.02 paired:0.95:0.005 ...]
+    python -m benchmarks.stopping [--name default] [--orders 200] [--rules raw:0.02 paired:0.95:0.005 ...]
     python -m benchmarks.stopping --csv benchmarks/results/table.csv    # the exhaustive table's 109 architectures
 
 A rule is ``raw:<margin>[:<min_epoch>]`` (one repeat: ``search.early_stop`` with ``confidence`` null, as shipped) or
@@ -138,7 +138,7 @@ def median_iqr(values: list[float], fmt: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stopping", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", default="ungated-lr1e-4", help="the fidelity trial protocol (default: the shipped)")
+    parser.add_argument("--name", default="default", help="the fidelity trial protocol (default: the shipped)")
     parser.add_argument(
         "--csv", type=Path, default=None, help="another results CSV, e.g. the table's (overrides --name)"
     )

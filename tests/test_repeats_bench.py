@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from benchmarks import repeats
+from benchmarks import fidelity, repeats
 from benchmarks.stopping import Run
 
 BASE = [0.70, 0.72, 0.71, 0.73]
@@ -39,3 +41,16 @@ def test_adaptive_repeats_stop_what_is_resolved_and_keep_the_claims(runs: dict[s
 def test_a_bad_policy_is_one_clear_line() -> None:
     with pytest.raises(SystemExit, match=r"--policies: 'adaptive:3:2'; valid: fixed:<R> or adaptive:<R>:<M>"):
         repeats.Policy.parse("adaptive:3:2")
+
+
+def test_the_command_replays_a_named_fidelity_csv(
+    runs: dict[str, Run], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(fidelity, "RESULTS", tmp_path)
+    with fidelity.csv_path("trial", "detect", "x").open("w") as f:
+        f.write("arch,seed,metric,curve,gflops\n")
+        f.writelines(f"{n},{s},{c[-1]},{c[-1]},{r.gflops}\n" for n, r in runs.items() for s, c in r.curves.items())
+    repeats.main(["--name", "x", "--orders", "3", "--policies", "fixed:2", "fixed:4"])
+    out = capsys.readouterr().out
+    assert "4 architectures of fidelity_trial_x.csv, 3 orders" in out
+    assert "| fixed:4 | 100.0% [100.0%, 100.0%] | 3/3 | good | bad |" in out
