@@ -27,6 +27,7 @@ Usage (from the repository root; one training at a time)::
     python -m benchmarks.fidelity report [--name default ft ...]   # protocols side by side
     python -m benchmarks.fidelity reference --reference ms data=digits_multiscale   # a reference on other data
     python -m benchmarks.fidelity report --reference ms --name ms                  # and protocols against it
+    python -m benchmarks.fidelity draws --name default default-rerun  # one protocol from several baseline draws
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import statistics
 import sys
@@ -50,6 +52,7 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from scipy import stats
 
 from runners import TrainConfig, fit_classification, fit_detection
 from search.baseline import baseline_metrics, baseline_settings, baseline_weights
@@ -58,6 +61,7 @@ from search.data import resolve_data
 from search.evaluate import mark_blocks
 from search.placement import Placed, apply
 from search.stats import (
+    holm,
     kendall,
     kendall_interval,
     partial_kendall,
@@ -439,6 +443,44 @@ def report(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def draws(args: argparse.Namespace) -> str:
+    """How far a block's paired Δ depends on the starting baseline: ``args.name`` are one protocol's CSVs, each
+    fine-tuned from another training (draw) of the same baseline.
+
+    Per architecture: the paired Δ (mean ± std over seeds) from each draw; the pooled seed σ and the σ between draws
+    (one-way random-effects ANOVA, ``search.stats.reliability``); the Alexander–Govern test of equal means over the
+    draws (it allows each draw its own variance), Holm-adjusted over the architectures. A σ between draws above the seed σ means that repeats, which vary only
+    the fine-tuning seed, understate how far a search's Δ would move with another baseline.
+    """
+    task = TASKS[args.task]
+    found = {name: read_rows(csv_path("trial", args.task, name)) for name in args.name}
+    deltas = {name: paired_deltas(summarise(rows, args.repeats)) for name, (_, rows) in found.items()}
+    starts = ", ".join(f"{name} {header.get('baseline_metric', '?')}" for name, (header, _) in found.items())
+    lines = [
+        f"starting baselines: {starts}",
+        "",
+        "| architecture | " + " | ".join(f"{n} Δ" for n in args.name) + " | seed σ | σ between draws | p | Holm p |",
+        "|---|" + "---:|" * (len(args.name) + 4),
+    ]
+    rows = []
+    for arch in (a for a in task.archs if a != "baseline"):
+        groups = [d[arch]["values"] for d in deltas.values() if arch in d and len(d[arch]["values"]) > 1]
+        if len(groups) < 2:
+            continue
+        seed_sd, between_sd, _ = reliability(groups)
+        p = float(stats.alexandergovern(*groups).pvalue) if all(statistics.variance(g) for g in groups) else math.nan
+        rows.append((arch, seed_sd, between_sd, p))
+    adjusted = holm([1.0 if math.isnan(p) else p for *_, p in rows])
+    for (arch, seed_sd, between_sd, p), q in zip(rows, adjusted, strict=True):
+        cells = [_delta(d.get(arch)) for d in deltas.values()]
+        lines.append(f"| {arch} | " + " | ".join(cells) + f" | {seed_sd:.4f} | {between_sd:.4f} | {p:.4f} | {q:.4f} |")
+    return "\n".join(lines)
+
+
+def _delta(d: dict[str, Any] | None) -> str:
+    return "—" if not d else f"{d['mean']:+.4f} ± {d['std']:.4f} (n={len(d['values'])})"
+
+
 def _measures(
     task: Task, ref: dict[str, dict[str, Any]], header: dict[str, str], tri: dict[str, dict[str, Any]]
 ) -> dict[str, str]:
@@ -477,20 +519,20 @@ def _noisiest(tri: dict[str, dict[str, Any]], names: Sequence[str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("reference", "trial", "report"):
+    for name in ("reference", "trial", "report", "draws"):
         p = sub.add_parser(name)
         p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
         p.add_argument("--task", choices=sorted(TASKS), default="detect")
-        if name == "report":
+        if name in ("report", "draws"):
             p.add_argument("--name", nargs="+", default=["default"], help="protocols to compare, one column each")
             p.add_argument("--repeats", type=int, default=1,
                            help="score a trial as the mean of this many trainings, as search.repeats")  # fmt: skip
         elif name == "trial":
             p.add_argument("--name", default="default", help="protocol name: results/fidelity_trial_<name>.csv")
-        if name != "trial":  # the committed reference has no name; another (e.g. on other data) is named
+        if name in ("reference", "report"):  # the committed reference has no name; another (other data) is named
             p.add_argument("--reference", default="",
                            help="reference name: results/fidelity_reference_<name>.csv")  # fmt: skip
-        if name != "report":
+        if name in ("reference", "trial"):
             p.add_argument("--archs", nargs="+", choices=sorted({*DETECT_ARCHS, *CLASSIFY_ARCHS}), default=[],
                            help="train only these architectures (default: all of the task's)")  # fmt: skip
             p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")
@@ -499,8 +541,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--repeats: {args.repeats}; valid: 1 or more")
     if other := set(getattr(args, "archs", ())) - set(TASKS[args.task].archs):
         parser.error(f"--archs: {', '.join(sorted(other))} not of --task {args.task}")
-    if args.command == "report":
-        print(report(args))
+    if args.command in ("report", "draws"):
+        print({"report": report, "draws": draws}[args.command](args))
     else:
         {"reference": reference, "trial": trial}[args.command](args)
 

@@ -102,6 +102,36 @@ def test_repeats_score_a_trial_as_the_mean_of_its_trainings(task: fidelity.Task,
     assert fidelity.paired_deltas(fidelity.summarise(rows, repeats=2))["a"]["values"] == pytest.approx([0.0, 0.0])
 
 
+def test_draws_find_the_architecture_whose_delta_moves_with_the_starting_baseline(
+    task: fidelity.Task, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two draws of one protocol: "a" gains 0.01 from one baseline and loses 0.01 from the other; "b" does not move."""
+    noise = [0.0004, -0.0003, 0.0001, -0.0002]
+
+    def train(shift: float):
+        def one(blocks: dict, seed: int) -> dict:
+            name = next(n for n, b in ARCHS.items() if b == blocks)
+            jitter = (name != "baseline") * noise[seed] * shift * 100  # the sign of the draw: the two differ
+            value = 0.5 + 0.01 * seed + {"a": shift, "b": -0.002}.get(name, 0.0) + jitter
+            return {"seed": seed, "metric": value, "metric2": value, "curve": f"{value:.5f}", "epochs": 1,
+                    "images": 1, "train_s": 1.0, "gflops": 1.0, "params": 1}  # fmt: skip
+
+        return one
+
+    for name, shift in (("up", 0.01), ("down", -0.01)):
+        header = {"command": "x", "settings": "s", "data": "d", "baseline_metric": name}
+        fidelity.run(fidelity.csv_path("trial", "detect", name), header, task, range(4), train(shift))
+    monkeypatch.setitem(fidelity.TASKS, "detect", task)
+    text = fidelity.draws(argparse.Namespace(task="detect", name=["up", "down"], repeats=1))
+    rows = {line.split(" | ")[0].strip("| "): line.strip("|").split(" | ") for line in text.splitlines()}
+    assert "starting baselines: up up, down down" in text and "baseline" not in rows
+    seed_sd, between, p, adjusted = (float(v) for v in rows["a"][-4:])
+    assert rows["a"][1:3] == ["+0.0100 ± 0.0003 (n=4)", "-0.0100 ± 0.0003 (n=4)"]
+    assert seed_sd == pytest.approx(0.0003, abs=1e-4) and between == pytest.approx(0.02 / 2**0.5, abs=1e-4)
+    assert p < 1e-4 and adjusted == pytest.approx(min(1.0, 3 * p), abs=1e-4)  # Holm over a, b and c
+    assert float(rows["b"][-3]) == 0.0 and float(rows["b"][-2]) > 0.5
+
+
 def test_repeats_below_one_are_refused(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         fidelity.main(["report", "--repeats", "0"])
