@@ -449,8 +449,9 @@ def draws(args: argparse.Namespace) -> str:
 
     Per architecture: the paired Δ (mean ± std over seeds) from each draw; the pooled seed σ and the σ between draws
     (one-way random-effects ANOVA, ``search.stats.reliability``); the Alexander–Govern test of equal means over the
-    draws (it allows each draw its own variance), Holm-adjusted over the architectures. A σ between draws above the seed σ means that repeats, which vary only
-    the fine-tuning seed, understate how far a search's Δ would move with another baseline.
+    draws (it allows each draw its own variance), Holm-adjusted over the architectures. A σ between draws above the
+    seed σ means that repeats, which vary only the fine-tuning seed, understate how far a search's Δ would move with
+    another baseline.
     """
     task = TASKS[args.task]
     found = {name: read_rows(csv_path("trial", args.task, name)) for name in args.name}
@@ -473,7 +474,8 @@ def draws(args: argparse.Namespace) -> str:
     adjusted = holm([1.0 if math.isnan(p) else p for *_, p in rows])
     for (arch, seed_sd, between_sd, p), q in zip(rows, adjusted, strict=True):
         cells = [_delta(d.get(arch)) for d in deltas.values()]
-        lines.append(f"| {arch} | " + " | ".join(cells) + f" | {seed_sd:.4f} | {between_sd:.4f} | {p:.4f} | {q:.4f} |")
+        test = "— | —" if math.isnan(p) else f"{p:.4f} | {q:.4f}"  # a draw without spread: no test
+        lines.append(f"| {arch} | " + " | ".join(cells) + f" | {seed_sd:.4f} | {between_sd:.4f} | {test} |")
     return "\n".join(lines)
 
 
