@@ -390,10 +390,6 @@ def report(args: argparse.Namespace) -> str:
         header, rows = read_rows(csv_path("trial", args.task, name))
         protocols[name] = (header, summarise(rows, args.repeats))
     metric = task.metrics[0]
-    cell = lambda s, sign="": (  # noqa: E731
-        "—" if not s else f"{s['mean']:{sign}.4f} (n=1)" if len(s["values"]) == 1 else
-        f"{s['mean']:{sign}.4f} ± {s['std']:.4f} (n={len(s['values'])})"
-    )  # fmt: skip
     lines = [f"protocol {n!r}: {h.get('command', 'not run yet')}" for n, (h, _) in protocols.items()]
     if args.repeats > 1:
         lines.append(
@@ -409,7 +405,7 @@ def report(args: argparse.Namespace) -> str:
         r = ref.get(n)
         trials = [tri.get(n) for _, tri in protocols.values()]
         gflops = next((s["gflops"] for s in (r, *trials) if s), float("nan"))
-        lines.append(f"| {n} | {gflops:.4f} | {cell(r)} | " + " | ".join(cell(t) for t in trials) + " |")
+        lines.append(f"| {n} | {gflops:.4f} | {_cell(r)} | " + " | ".join(_cell(t) for t in trials) + " |")
     ref_names = [n for n in task.archs if n in ref]
     if len(ref_names) >= 2:
         seed_sd, between_sd, icc = reliability([ref[n]["values"] for n in ref_names])
@@ -436,7 +432,7 @@ def report(args: argparse.Namespace) -> str:
             "|---|---:|" + "---:|" * len(protocols),
         ]
         lines += [
-            f"| {n} | {cell(ref_d.get(n), '+')} | " + " | ".join(cell(d.get(n), "+") for d in trial_d) + " |"
+            f"| {n} | {_cell(ref_d.get(n), '+')} | " + " | ".join(_cell(d.get(n), "+") for d in trial_d) + " |"
             for n in task.archs
             if n != "baseline"
         ]
@@ -473,14 +469,19 @@ def draws(args: argparse.Namespace) -> str:
         rows.append((arch, seed_sd, between_sd, p))
     adjusted = holm([1.0 if math.isnan(p) else p for *_, p in rows])
     for (arch, seed_sd, between_sd, p), q in zip(rows, adjusted, strict=True):
-        cells = [_delta(d.get(arch)) for d in deltas.values()]
+        cells = [_cell(d.get(arch), "+") for d in deltas.values()]
         test = "— | —" if math.isnan(p) else f"{p:.4f} | {q:.4f}"  # a draw without spread: no test
         lines.append(f"| {arch} | " + " | ".join(cells) + f" | {seed_sd:.4f} | {between_sd:.4f} | {test} |")
     return "\n".join(lines)
 
 
-def _delta(d: dict[str, Any] | None) -> str:
-    return "—" if not d else f"{d['mean']:+.4f} ± {d['std']:.4f} (n={len(d['values'])})"
+def _cell(s: dict[str, Any] | None, sign: str = "") -> str:
+    """A summary's mean ± std over its seeds (``sign`` "+" for a Δ); "—" when there is none."""
+    if not s:
+        return "—"
+    if len(s["values"]) == 1:
+        return f"{s['mean']:{sign}.4f} (n=1)"
+    return f"{s['mean']:{sign}.4f} ± {s['std']:.4f} (n={len(s['values'])})"
 
 
 def _measures(
