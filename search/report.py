@@ -242,14 +242,13 @@ def _beats(row: dict[str, Any]) -> bool:
 
 
 def _delta_text(row: dict[str, Any]) -> str:
-    """Hover text: Δ to the baseline with its interval and corrected p, when tested."""
+    """Hover text: Δ to the baseline with its interval and corrected p, when tested (a trial that reused the
+    baseline's own result has an interval but no corrected p: it is no comparison of the family)."""
     if row.get("delta_low") is None:
         return ""
     mark = " *" if _beats(row) else ""
-    return (
-        f"<br>Δ {row['delta']:+.4f} [{row['delta_low']:+.4f}, {row['delta_high']:+.4f}], "
-        f"p (Holm) {row['p_holm']:.3g}{mark}"
-    )
+    p = "" if row.get("p_holm") is None else f", p (Holm) {row['p_holm']:.3g}"
+    return f"<br>Δ {row['delta']:+.4f} [{row['delta_low']:+.4f}, {row['delta_high']:+.4f}]{p}{mark}"
 
 
 def hypervolume_figure(study: optuna.Study, cost: str, metric: str) -> go.Figure:

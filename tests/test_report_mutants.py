@@ -292,6 +292,20 @@ def test_pareto_figure_points_hover_star_and_title(study: optuna.Study) -> None:
     assert fig.data[-1].hovertemplate == "trial 0: baseline<br>mAP %{y:.4f}<br>GFLOPs %{x:.4g}<extra></extra>"
 
 
+def test_pareto_figure_of_a_study_that_reused_the_baseline(study: optuna.Study) -> None:
+    """A grid or a small space proposes the baseline again: that trial reuses trial 0, has a Δ interval and no
+    Holm-corrected p (it is the baseline), and the figure is still drawn."""
+    base = study.trials[0]
+    study.add_trial(_trial(State.COMPLETE, [0.31, 8.0], 0.1, **_arch({}, "b"), metric=0.31, **{REPEATS: BASE},
+                           gflops=8.0, reused_from=0))  # fmt: skip
+    rows = report.trial_rows(study)
+    (again,) = [r for r in rows if r["reused_from"] == base.number]
+    assert again["delta_low"] is not None and again.get("p_holm") is None
+    fig = report.pareto_figure(study, rows, "gflops", "map50_95")
+    texts = [text for trace in fig.data[:-1] for text in trace.text]
+    assert f"trial {again['trial']}: baseline<br>Δ +0.0000 [+0.0000, +0.0000]" in texts
+
+
 def test_hypervolume_reference_and_history(study: optuna.Study) -> None:
     fig = report.hypervolume_figure(study, "gflops", "map50_95")
     assert fig.layout.title.text == "Hypervolume (reference: map50_95 0, gflops 11)"  # 10% above the costliest, 10
