@@ -292,38 +292,43 @@ def reference(args: argparse.Namespace) -> None:
 
 @dataclass(frozen=True)
 class Protocol:
-    """A trial protocol, set up: its training settings, data, the cached baseline it starts from, the blocks'
-    learning-rate multiplier, and the ``header`` (date, settings, data, starting baseline's metric) of its CSVs."""
+    """A trial protocol, set up: its training settings, data, the cached baselines it starts from (one per
+    ``search.baselines`` draw), the blocks' learning-rate multiplier, and the ``header`` (date, settings, data, the
+    starting baselines' metrics) of its CSVs."""
 
     task: Task
     settings: TrainConfig
     data: Path
-    weights: Path
+    weights: tuple[Path, ...]
     block_lr_mult: float
     gate: bool
     header: dict[str, str]
 
     def train(self, blocks: dict[int | str, str], seed: int) -> dict[str, Any]:
-        """One architecture at one seed, as a search's trial trains it (to the last epoch)."""
-        return train_one(self.task, blocks, seed, self.data, self.settings, self.weights, self.block_lr_mult, self.gate)
+        """One architecture at one seed, as a search's trial trains its repeat ``seed``: from draw seed mod B, to
+        the last epoch."""
+        weights = self.weights[seed % len(self.weights)]
+        return train_one(self.task, blocks, seed, self.data, self.settings, weights, self.block_lr_mult, self.gate)
 
 
 def protocol(task: Task, overrides: Iterable[str] = ()) -> Protocol:
-    """The search's trial protocol for ``task`` (shipped, or with Hydra ``overrides``); trains and caches the baseline
-    it starts from as the search would, if it is not cached yet."""
+    """The search's trial protocol for ``task`` (shipped, or with Hydra ``overrides``); trains and caches the
+    baselines it starts from (``search.baselines``) as the search would, if they are not cached yet."""
     cfg = compose_config([*task.overrides, *overrides])
     data = resolve_data(cfg.data, cfg.model.task)
     settings = instantiate(cfg.trainer)
     fit = lambda model, cfg: task.fit(model, data, cfg)  # noqa: E731
     schedule = baseline_settings(settings, int(cfg.search.baseline_epochs), cfg.search.baseline_train)
-    weights = baseline_weights(task.model, task.nc, data, None, fit, schedule)
+    weights = tuple(
+        baseline_weights(task.model, task.nc, data, None, fit, schedule, draw=k) for k in range(cfg.search.baselines)
+    )
     mult, gate = float(cfg.search.block_lr_mult), bool(cfg.search.gate)
     recorded = {"trainer": asdict(settings), "baseline": asdict(schedule), "block_lr_mult": mult, "gate": gate}
     header = {
         "date": date.today().isoformat(),
         "settings": json.dumps(recorded),
         "data": data_setting(cfg),
-        "baseline_metric": f"{baseline_metrics(weights).get(task.metrics[0], float('nan')):.5f}",
+        "baseline_metric": " ".join(f"{baseline_metrics(w).get(task.metrics[0], float('nan')):.5f}" for w in weights),
     }
     return Protocol(task, settings, data, weights, mult, gate, header)
 
@@ -360,7 +365,7 @@ def summarise(rows: list[dict[str, Any]], repeats: int = 1) -> dict[str, dict[st
             "std": statistics.stdev(values) if len(values) > 1 else float("nan"),
             "gflops": next(iter(runs.values()))[0]["gflops"],
             "images": statistics.fmean(sum(r["images"] for r in g) for g in runs.values()),
-            "curves": [r["curve"] for g in runs.values() for r in g],
+            "curves": {r["seed"]: r["curve"] for g in runs.values() for r in g},
         }
     return out
 
@@ -506,10 +511,20 @@ def _measures(
         "trial cost / reference cost (training images)": f"{cost:.3f}",
     }
     if "baseline" in tri and "baseline_metric" in header:
-        start = float(header["baseline_metric"])
-        low = min(min(c) for c in tri["baseline"]["curves"])
-        out["baseline trials: lowest epoch − starting baseline"] = f"{low - start:+.4f} (of {start:.4f})"
+        out["baseline trials: lowest epoch − starting baseline"] = _dip(tri["baseline"]["curves"], header)
     return out
+
+
+def _dip(curves: dict[int, list[float]], header: dict[str, str]) -> str:
+    """How far the baseline architecture's trials fall below the baseline they started from (seed s from draw
+    s mod B): the lowest epoch's difference, per draw when there are several."""
+    starts = [float(v) for v in header["baseline_metric"].split()]
+    dips = [
+        (min(min(c) - start for s, c in curves.items() if s % len(starts) == k), start)
+        for k, start in enumerate(starts)
+        if any(s % len(starts) == k for s in curves)
+    ]
+    return "; ".join(f"{dip:+.4f} (of {start:.4f})" for dip, start in dips)
 
 
 def _noisiest(tri: dict[str, dict[str, Any]], names: Sequence[str]) -> str:

@@ -24,7 +24,7 @@ from search import report, space, workers
 from search.baseline import baseline_settings, baseline_weights
 from search.data import dataset_classes, resolve_data
 from search.errors import UserError
-from search.evaluate import COST_ATTR, Evaluate
+from search.evaluate import COST_ATTR, DRAWS, Evaluate
 from search.inert import describe, inert_sites
 from search.intensify import Intensify
 from search.logs import quiet
@@ -83,13 +83,17 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
 
     metric = "map50_95" if task == "detect" else "top1"
     study = open_study(cfg, run_dir, site_ids, list(candidates), metric)
+    study.set_user_attr(DRAWS, int(s.baselines))  # how the report groups repeats (equal on a resume: kept settings)
     settings = instantiate(cfg.trainer)
     # the baseline's progress reads "baseline epoch 2/8"; each trial passes its own label
     fit = functools.partial(_runner(task), data=data, cfg=settings, progress=progress, label="baseline")
     schedule = baseline_settings(settings, s.baseline_epochs, s.baseline_train)
-    weights = baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, schedule)
-    if task == "detect" and s.skip_inert_sites:
-        screened = screen_sites(study, cfg.model.name, site_list, weights, nc, data, settings)
+    draws = [
+        baseline_weights(cfg.model.name, nc, data, cfg.model.get("weights"), fit, schedule, draw=k)
+        for k in range(int(s.baselines))
+    ]
+    if task == "detect" and s.skip_inert_sites:  # on the first draw: which levels keep boxes hardly moves with a draw
+        screened = screen_sites(study, cfg.model.name, site_list, draws[0], nc, data, settings)
         if screened != site_ids:  # a grid sampler's grid holds the sites
             site_ids, study.sampler = screened, make_sampler(s.sampler, screened, list(candidates), int(s.max_blocks))
 
@@ -98,7 +102,7 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
     evaluate = Evaluate(
         model=cfg.model.name,
         fit=fit,
-        weights=weights,
+        weights=draws,
         nc=nc,
         run_dir=run_dir,
         cost=s.objective,
@@ -118,7 +122,8 @@ def _search(cfg: DictConfig, run_dir: Path | None, progress: str) -> SearchResul
         evaluate=evaluate,
         sites=site_ids,
         candidates=candidates,
-        scope=json.dumps([result_settings(cfg, metric), nc, str(data), str(weights)], default=str),
+        # the other draws' paths follow from the first's settings and search.baselines (in result_settings)
+        scope=json.dumps([result_settings(cfg, metric), nc, str(data), str(draws[0])], default=str),
         max_blocks=int(s.max_blocks),
         sample_hparams=bool(s.sample_hparams) and not cfg.search.sampler._target_.endswith("GridSampler"),
         n_trials=int(s.n_trials),
@@ -256,7 +261,7 @@ def _intensify(s: DictConfig) -> Intensify | None:
     """Adaptive repeats (``search.max_repeats``) at the report's significance level over the study's comparisons."""
     if s.max_repeats is None or s.max_repeats == s.repeats:
         return None
-    return Intensify(int(s.repeats), int(s.max_repeats), report.ALPHA, max(int(s.n_trials) - 1, 1))
+    return Intensify(int(s.repeats), int(s.max_repeats), report.ALPHA, max(int(s.n_trials) - 1, 1), int(s.baselines))
 
 
 def _runner(task: str) -> Any:
@@ -279,6 +284,8 @@ def result_settings(cfg: DictConfig, metric: str) -> dict[str, Any]:
     search = {key: config["search"][key] for key in keys}
     if config["model"].get("weights") is None:  # the baseline is trained for the search
         search |= {key: config["search"][key] for key in ("baseline_epochs", "baseline_train")}
+        if config["search"]["baselines"] != 1:  # absent in studies from before search.baselines, which had one
+            search["baselines"] = config["search"]["baselines"]
     return {key: config[key] for key in ("model", "data", "trainer")} | {"search": search, "metric": metric}
 
 

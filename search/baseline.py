@@ -1,7 +1,9 @@
 """Baseline weights every trial starts from: the user's checkpoint, or a baseline trained once and cached.
 
 The cache key covers the model, the number of classes, the dataset (path and modification time) and the training
-settings, so later trials and later runs reuse it; a file lock makes concurrent workers train it once.
+settings (its seed included), so later trials and later runs reuse it; a file lock makes concurrent workers train it
+once. ``search.baselines`` B > 1 trains B of them, draw k at ``trainer.seed + k``: a trial's repeat k starts from
+draw k mod B, so a paired difference varies with the baseline's training as well as with the fine-tuning seed.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def baseline_weights(
     fit: Callable[..., Any],
     settings: Any,
     log: Callable[[str], None] = print,
+    draw: int = 0,
 ) -> Path:
     """The path of the weights trials start from.
 
@@ -63,19 +66,23 @@ def baseline_weights(
         fit: ``fit(model, cfg=...)`` trains a model in place.
         settings: the baseline's own training settings (a dataclass with ``epochs``), not the trials' fine-tuning.
         log: where progress messages go.
+        draw: which training of the baseline: draw k is trained at ``settings.seed + k`` (network initialisation,
+            data order, augmentation), so draws differ by design and each is cached apart.
     """
     if weights:
         path = Path(weights).expanduser()
         if not path.is_file():
             raise UserError(f"model.weights: no such file {str(path)!r}")
         return path
+    settings = replace(settings, seed=settings.seed + draw)
     path = cache_root() / "baselines" / f"{cache_key(model, nc, data, settings)}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         if path.is_file():
             log(f"baseline: reusing {path}")
             return path
-        log(f"baseline: training {model} for {settings.epochs} epochs once (cached at {path})")
+        log(f"baseline: training {model} for {settings.epochs} epochs at seed {settings.seed} once (cached at {path})")
+        torch.manual_seed(settings.seed)  # the network's initialisation follows the seed too
         placed = apply(model, {}, nc=nc)
         result = fit(placed.model, cfg=settings)
         path.with_suffix(".json").write_text(json.dumps({"history": result.history}))

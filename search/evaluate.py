@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from search.placement import apply, export_yaml
 from search.repeats import Repeats, help_one
 
 REPEATS = "repeat_metrics"  # user attribute: the metric of each repeat, in repeat order
+DRAWS = "baseline_draws"  # study user attribute: how many baselines (search.baselines) the repeats cycle through
 REUSED = "repeats_reused"  # user attribute: the repeats taken from the study's slots, trained by another process
 COST_ATTR = {"gflops": "gflops", "params": "params", "latency": "latency_ratio"}  # latency: relative to the baseline
 
@@ -40,7 +41,8 @@ class Evaluate:
         model: the model name or YAML path given to the placement engine.
         fit: the runner, ``fit(model, on_epoch=..., loggers=..., label=...) -> TrialResult``, data, settings and
             progress bound; ``label`` (``trial 3``) starts the trial's progress bar or lines.
-        weights: baseline weights every trial starts from.
+        weights: baseline weights every trial starts from; or several trainings (draws) of the baseline
+            (``search.baselines``), repeat k starting from draw k mod their number, as repeat k of every architecture.
         nc: number of classes.
         run_dir: where trial weights go.
         cost: the second objective (``gflops``, ``params`` or ``latency``).
@@ -65,7 +67,7 @@ class Evaluate:
 
     model: str
     fit: Callable[..., Any]
-    weights: Path | None
+    weights: Path | Sequence[Path] | None
     nc: int
     run_dir: Path
     cost: str = "gflops"
@@ -198,9 +200,15 @@ class Evaluate:
     def _place(self, blocks: dict[int | str, Any], repeat: int) -> Any:
         """The architecture from the baseline weights, its blocks initialised by the repeat's seed."""
         torch.manual_seed(self.seed + repeat)  # the same blocks' weights for every architecture at a repeat
-        placed = apply(self.model, blocks, weights=self.weights, identity_init=self.gate, nc=self.nc)
+        placed = apply(self.model, blocks, weights=self._draw(repeat), identity_init=self.gate, nc=self.nc)
         mark_blocks(placed.model, self.block_lr_mult)
         return placed
+
+    def _draw(self, repeat: int) -> Path | None:
+        """The baseline weights repeat ``repeat`` starts from."""
+        if self.weights is None or isinstance(self.weights, str | Path):
+            return self.weights
+        return self.weights[repeat % len(self.weights)]
 
     def _run(self, trial: optuna.Trial, repeat: int) -> dict[str, Any]:
         """The runner's arguments of one repeat: its seed (data order, augmentation) and progress label."""

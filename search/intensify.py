@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from search.stats import paired
+from search.stats import paired_by_draw
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,15 @@ class Intensify:
         max_repeats: trainings an undecided architecture may get.
         alpha: family-wise significance level of the study's comparisons with the baseline.
         comparisons: how many architectures are compared with the baseline (the trial quota less the baseline).
+        draws: the baselines the repeats start from (``search.baselines``); the tests group repeats by draw as the
+            report's do.
     """
 
     repeats: int
     max_repeats: int
     alpha: float = 0.05
     comparisons: int = 1
+    draws: int = 1
 
     def __post_init__(self) -> None:
         if self.max_repeats < self.repeats:
@@ -71,11 +74,11 @@ class Intensify:
             return False  # at the limit, or another repeat would have no baseline repeat to pair with
         if done < 2:
             return True  # one pair is no test yet
-        if paired(values, baseline[:done], self.confidence).low > 0:
+        if paired_by_draw(values, baseline[:done], self.draws, self.confidence).low > 0:
             return False  # resolved better than the baseline
         return not any(self._dominated(values, other) for other in [baseline, *cheaper])
 
     def _dominated(self, values: Sequence[float], other: Sequence[float]) -> bool:
         """``other`` (the baseline, or a trial of no more cost) is significantly better over their common repeats."""
         n = min(len(values), len(other))
-        return n >= 2 and paired(values[:n], other[:n], 1 - self.alpha).high < 0
+        return n >= 2 and paired_by_draw(values[:n], other[:n], self.draws, 1 - self.alpha).high < 0

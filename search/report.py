@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from search.evaluate import REPEATS
+from search.evaluate import DRAWS, REPEATS
 from search.heartbeat import LOST
 from search.heatmap import plot_heatmap
 from search.space import from_json
-from search.stats import holm, paired
+from search.stats import holm, paired_by_draw
 from search.workers import QUOTA, REASON
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
         }
         row.update({f"site_{s}": k for s, (k, _) in arch.items()})
         rows.append(row)
-    compare_to_baseline(rows)
+    compare_to_baseline(rows, int(study.user_attrs.get(DRAWS, 1)))
     return rows
 
 
@@ -79,13 +79,17 @@ def _spread(attrs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def compare_to_baseline(rows: list[dict[str, Any]]) -> None:
+def compare_to_baseline(rows: list[dict[str, Any]], draws: int = 1) -> None:
     """Fill each completed row's paired difference to the baseline over their common repeats, in place.
 
     ``delta`` with its 95% t interval (``delta_low``, ``delta_high``) and the paired t-test's ``p_value``
-    (``search.stats.paired``: repeat k of both used the same seed); ``p_holm`` adjusts it for the number of
-    architectures compared (Holm–Bonferroni; a trial that reused another's result shares its test) and ``significant``
-    is ``p_holm < ALPHA``. Without a baseline, or below two common repeats, the test is left empty.
+    (``search.stats.paired``: repeat k of both used the same seed and baseline draw); ``p_holm`` adjusts it for the
+    number of architectures compared (Holm–Bonferroni; a trial that reused another's result shares its test) and
+    ``significant`` is ``p_holm < ALPHA``. Without a baseline, or below two common repeats, the test is left empty.
+
+    With ``draws`` baselines (``search.baselines``) fewer than the common repeats, repeats that started from the same
+    draw are not independent: the test then runs on each draw's mean difference, one value per draw
+    (``search.stats.paired_by_draw``).
     """
     base = _baseline(rows)
     if base is None:
@@ -97,9 +101,9 @@ def compare_to_baseline(rows: list[dict[str, Any]]) -> None:
             continue
         values = _values(r)
         n = min(len(values), len(reference))
-        result = paired(values[:n], reference[:n])
+        result = paired_by_draw(values[:n], reference[:n], draws)
         r["delta"] = round(result.delta, 5) if n else None
-        if n >= 2:
+        if result.n >= 2:
             r.update(
                 delta_low=round(result.low, 5), delta_high=round(result.high, 5), p_value=float(f"{result.p_value:.4g}")
             )
@@ -279,8 +283,9 @@ def _baseline(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((r for r in rows if r["architecture"] == "baseline" and r["state"] == "COMPLETE"), None)
 
 
-def summary_table(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str) -> str:
-    """A text table of the front with the paired change against the baseline, and a sentence on what is significant."""
+def summary_table(rows: list[dict[str, Any]], front: set[int], cost: str, metric: str, draws: int = 1) -> str:
+    """A text table of the front with the paired change against the baseline, and a sentence on what is significant
+    (``draws``: the baselines the repeats started from)."""
     base = _baseline(rows)
     head = f"{'trial':>5}  {metric:>9}  {'± std':>7}  {'Δ':>7}  {'95% CI of Δ':>18}  {'p (Holm)':>8}  {cost:>9}"
     lines = [f"{head}  architecture"]
@@ -294,16 +299,18 @@ def summary_table(rows: list[dict[str, Any]], front: set[int], cost: str, metric
             f"{r['trial']:>5}  {r['metric']:>9.4f}  {std:>7}  {delta:>7}  {ci:>18}  {p:>8}  {r[cost]:>9.4g}  "
             f"{r['architecture']}{mark}"
         )
-    return "\n".join([*lines, "", verdict(rows)])
+    return "\n".join([*lines, "", verdict(rows, draws)])
 
 
-def verdict(rows: list[dict[str, Any]]) -> str:
-    """One plain sentence: which architectures beat the baseline significantly, or that none does, and why not."""
+def verdict(rows: list[dict[str, Any]], draws: int = 1) -> str:
+    """One plain sentence: which architectures beat the baseline significantly, or that none does, and why not; and
+    over what the test ran: the repeats of one trained baseline (a claim about that baseline) or of ``draws``."""
     base = _baseline(rows)
     if base is None:
         return "No completed baseline: nothing can be compared with it."
     better = [r for r in rows if r.get("significant") and r["delta"] > 0 and r.get("reused_from") is None]
-    test = f"paired t-test over common repeats, Holm-corrected at {ALPHA}"
+    source = "one trained baseline" if draws == 1 else f"{draws} trained baselines"
+    test = f"paired t-test over common repeats from {source}, Holm-corrected at {ALPHA}"
     if better:
         names = "; ".join(f"trial {r['trial']} ({r['architecture']}, Δ {r['delta']:+.4f})" for r in better)
         return f"Significantly better than the baseline ({test}): {names}."
@@ -336,7 +343,7 @@ def write_all(study: optuna.Study, out_dir: Path, cost: str, metric: str) -> tup
     files = [out_dir / name for name, write in writers.items() if guarded(name, write, out_dir / name)]
     best: list[Path] = []
     guarded("best/", lambda: best.extend(copy_best(front_trials, out_dir / "best")))
-    return files + best, summary_table(rows, front, cost, metric)
+    return files + best, summary_table(rows, front, cost, metric, int(study.user_attrs.get(DRAWS, 1)))
 
 
 def guarded(what: str, write: Callable[..., object], *args: Any) -> bool:

@@ -60,6 +60,7 @@ class SearchSchema:
     max_params: float | None = None
     imgsz: int = 160
     seed: int = 0
+    baselines: int = 1
     baseline_epochs: int = 30
     baseline_train: dict[str, Any] = field(default_factory=dict)  # entries from the YAML: a default here would merge
     block_lr_mult: float = 20.0

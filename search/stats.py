@@ -128,6 +128,25 @@ def paired(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> 
     return Paired(n, mean, mean - half, mean + half, p)
 
 
+def draw_means(values: Sequence[float], draws: int) -> list[float]:
+    """The mean of each draw's values, where value k (repeat k) belongs to draw k mod ``draws``.
+
+    Repeats that share a baseline draw share its deviation, so they are one unit of a test, not several; averaging
+    within a draw and testing across draws is the cluster-level analysis that keeps the test's error rate.
+    """
+    if draws < 1:
+        raise ValueError(f"draw_means: draws {draws}; valid: 1 or more")
+    return [statistics.fmean(values[k::draws]) for k in range(min(draws, len(values)))]
+
+
+def paired_by_draw(a: Sequence[float], b: Sequence[float], draws: int = 1, confidence: float = 0.95) -> Paired:
+    """``paired`` over repeats that started from ``draws`` baselines, repeat k from draw k mod ``draws``: with fewer
+    draws than pairs, on each draw's means (``draw_means``), one unit per draw; else on the repeats themselves."""
+    if 1 < draws < len(a):
+        a, b = draw_means(a, draws), draw_means(b, draws)
+    return paired(a, b, confidence)
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm–Bonferroni adjusted p-values (family-wise error control; NaN entries stay NaN and are not counted).
 

@@ -92,13 +92,23 @@ def check_study(cfg: DictConfig) -> None:
     if s.objective not in COST_ATTR:
         raise UserError(f"search.objective: {s.objective!r}; valid: {', '.join(COST_ATTR)}")
     for key, low in (
-        ("n_trials", 1), ("repeats", 1), ("max_blocks", 1), ("baseline_epochs", 1), ("max_failures", 1),
-        ("heartbeat", 1), ("imgsz", 32), ("worker", 0), ("seed", 0),
+        ("n_trials", 1), ("repeats", 1), ("baselines", 1), ("max_blocks", 1), ("baseline_epochs", 1),
+        ("max_failures", 1), ("heartbeat", 1), ("imgsz", 32), ("worker", 0), ("seed", 0),
     ):  # fmt: skip
         _at_least(f"search.{key}", s[key], low)
     _at_least("search.early_stop.min_epoch", s.early_stop.min_epoch, 1)
     if s.max_repeats is not None and s.max_repeats < s.repeats:
         raise UserError(f"search.max_repeats: {s.max_repeats!r}; valid: null or at least search.repeats ({s.repeats})")
+    most = max(s.repeats, s.max_repeats or 0)
+    if s.baselines > most:
+        raise UserError(
+            f"search.baselines: {s.baselines}; valid: 1 to the most repeats an architecture gets ({most}), as "
+            "repeat k starts from baseline k mod search.baselines"
+        )
+    if s.baselines > 1 and cfg.model.get("weights"):
+        raise UserError(
+            f"search.baselines: {s.baselines} with model.weights set; valid: 1 (one checkpoint is one baseline)"
+        )
     confidence = s.early_stop.confidence
     if confidence is not None and not 0 < confidence < 1:
         raise UserError(f"search.early_stop.confidence: {confidence!r}; valid: null or a number in (0, 1)")

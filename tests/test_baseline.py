@@ -54,3 +54,16 @@ def test_a_cached_baseline_is_reused_and_another_schedule_trains_again(fits, tmp
 def test_a_schedule_key_that_is_no_baseline_setting_is_refused_by_name(key: str) -> None:
     with pytest.raises(UserError, match=f"search.baseline_train.{key}: not a training setting"):
         baseline.baseline_settings(TRIAL, 30, {key: 1})
+
+
+def test_each_draw_is_its_own_baseline_trained_at_its_own_seed(fits, tmp_path: Path) -> None:
+    calls, fit = fits
+    schedule = baseline.baseline_settings(replace(TRIAL, seed=4), 30, {})
+    draws = [
+        baseline.baseline_weights("yolov8n.yaml", 10, tmp_path / "data", None, fit, schedule, lambda _: None, draw=k)
+        for k in (0, 1, 2, 1)
+    ]
+    assert len(set(draws)) == 3 and draws[1] == draws[3]  # a draw trained once is reused
+    assert [cfg.seed for cfg in calls] == [4, 5, 6]
+    first, second = (baseline.torch.load(p) for p in draws[:2])
+    assert any(not baseline.torch.equal(first[k], second[k]) for k in first)  # the initialisation follows the seed

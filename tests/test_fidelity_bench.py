@@ -102,6 +102,23 @@ def test_repeats_score_a_trial_as_the_mean_of_its_trainings(task: fidelity.Task,
     assert fidelity.paired_deltas(fidelity.summarise(rows, repeats=2))["a"]["values"] == pytest.approx([0.0, 0.0])
 
 
+def test_with_two_baselines_seed_s_starts_from_draw_s_mod_2_and_dips_are_per_draw(
+    task: fidelity.Task, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``search.baselines=2``: seeds alternate between the draws as a search's repeats do, and the baseline
+    architecture's dip is measured against the draw each seed started from."""
+    started: list[tuple[int, Path]] = []
+    monkeypatch.setattr(fidelity, "train_one", lambda task, b, seed, d, c, weights, *a: started.append((seed, weights)))
+    draws = (tmp_path / "draw0.pt", tmp_path / "draw1.pt")
+    setup = fidelity.Protocol(task, fidelity.TrainConfig(), tmp_path, draws, 1.0, False, {})
+    for seed in range(4):
+        setup.train({}, seed)
+    assert started == [(0, draws[0]), (1, draws[1]), (2, draws[0]), (3, draws[1])]
+    curves = {0: [0.70, 0.72], 1: [0.78, 0.80], 2: [0.69, 0.73], 3: [0.80, 0.81]}
+    assert fidelity._dip(curves, {"baseline_metric": "0.71000 0.80000"}) == "-0.0200 (of 0.7100); -0.0200 (of 0.8000)"
+    assert fidelity._dip(curves, {"baseline_metric": "0.71000"}) == "-0.0200 (of 0.7100)"  # one draw: all seeds
+
+
 def test_draws_find_the_architecture_whose_delta_moves_with_the_starting_baseline(
     task: fidelity.Task, monkeypatch: pytest.MonkeyPatch
 ) -> None:

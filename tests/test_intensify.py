@@ -31,6 +31,14 @@ def test_bonferroni_level_over_the_studys_comparisons() -> None:
         Intensify(2, 1)
 
 
+def test_repeats_from_shared_baseline_draws_are_judged_per_draw() -> None:
+    """Four repeats, steady within each of two draws (+0.010 and +0.004): resolved better as four independent pairs,
+    still open as two draws (the report's test, one degree of freedom), so the rule trains on."""
+    values = [b + d for b, d in zip(BASE, [0.010, 0.004, 0.0101, 0.0041], strict=False)]
+    assert not Intensify(repeats=2, max_repeats=5).more(values, BASE)
+    assert Intensify(repeats=2, max_repeats=5, draws=2).more(values, BASE)
+
+
 def test_an_open_comparison_gets_more_a_resolved_one_does_not() -> None:
     rule = Intensify(repeats=2, max_repeats=5, comparisons=3)
     clear = [b + 0.02 + 0.002 * (-1) ** i for i, b in enumerate(BASE)]  # +0.02 at every repeat: resolved at 3

@@ -106,8 +106,8 @@ def test_paired_deltas_intervals_and_holm_against_an_independent_computation(tmp
     assert {"delta", "delta_low", "delta_high", "p_value", "p_holm", "significant", "metric_std"} <= set(front[0])
     se = rows["se"]
     assert summary.splitlines()[-1] == (
-        "Significantly better than the baseline (paired t-test over common repeats, Holm-corrected at 0.05): "
-        f"trial {se['trial']} ({se['architecture']}, Δ {se['delta']:+.4f})."
+        "Significantly better than the baseline (paired t-test over common repeats from one trained baseline, "
+        f"Holm-corrected at 0.05): trial {se['trial']} ({se['architecture']}, Δ {se['delta']:+.4f})."
     )
     assert f"{se['architecture']} *" in summary
 
@@ -138,7 +138,8 @@ def test_nothing_beats_the_baseline_is_said_plainly(tmp_path: Path) -> None:
     finally:
         SHIFT = saved
     assert report.verdict(report.trial_rows(study)) == (
-        "No architecture beats the baseline significantly (paired t-test over common repeats, Holm-corrected at 0.05)."
+        "No architecture beats the baseline significantly (paired t-test over common repeats from one trained "
+        "baseline, Holm-corrected at 0.05)."
     )
     one = report.trial_rows(_study(tmp_path / "b", repeats=1))
     assert all(r["p_value"] is None and r["significant"] is None for r in one)

@@ -144,6 +144,28 @@ def test_without_a_completed_baseline_nothing_is_compared() -> None:
     assert rows[1]["delta"] is None
 
 
+def test_repeats_that_share_a_baseline_draw_are_tested_as_one_unit() -> None:
+    """Four repeats from two baselines: the Δ is consistent within a draw and differs between them, so the four look
+    significant but the two draws' means (repeats 0 and 2; 1 and 3) do not; with a draw per repeat, the plain test."""
+
+    def rows() -> list[dict[str, Any]]:
+        return [
+            {"trial": 0, "state": "COMPLETE", "architecture": "baseline", "metric": 0.3,
+             "repeat_metrics": "0.300 0.300 0.300 0.300", "reused_from": None},
+            {"trial": 1, "state": "COMPLETE", "architecture": "15:se", "metric": 0.3,
+             "repeat_metrics": "0.310 0.304 0.311 0.305", "reused_from": None},
+        ]  # fmt: skip
+
+    plain, clustered, own = rows(), rows(), rows()
+    report.compare_to_baseline(plain)
+    report.compare_to_baseline(clustered, draws=2)
+    report.compare_to_baseline(own, draws=4)
+    assert plain[1]["p_value"] == float(f"{_p([0.310, 0.304, 0.311, 0.305], [0.3] * 4):.4g}") < 0.05
+    assert clustered[1]["p_value"] == float(f"{_p([0.3105, 0.3045], [0.3, 0.3]):.4g}") > 0.05
+    assert clustered[1]["delta"] == plain[1]["delta"] == 0.0075  # equal counts per draw: the same estimate
+    assert own[1] == plain[1]
+
+
 def test_holm_p_is_for_tested_rows_and_significance_is_strictly_below_alpha(monkeypatch: pytest.MonkeyPatch) -> None:
     def row(trial: int, state: str, values: str, reused_from: int | None = None) -> dict[str, Any]:
         return {"trial": trial, "state": state, "architecture": "baseline" if trial == 0 else f"{trial}:se",
@@ -228,8 +250,8 @@ def test_summary_table_exactly() -> None:
         "    6     0.3000   0.0010  +0.0000  [-0.0010, +0.0010]      0.01         10  12:eca",
         "    2     0.2000        —  -0.1000                   —         —      12.25  9:eca",
         "",
-        "Significantly better than the baseline (paired t-test over common repeats, Holm-corrected at 0.05): "
-        "trial 4 (15:se, Δ +0.0312); trial 9 (18:cbam, Δ +0.0100).",  # the reuse (trial 5) is not named again
+        "Significantly better than the baseline (paired t-test over common repeats from one trained baseline, "
+        "Holm-corrected at 0.05): trial 4 (15:se, Δ +0.0312); trial 9 (18:cbam, Δ +0.0100).",  # reuse 5: not again
     ]
     alone = {**_summary_rows()[2], "delta": None}  # no baseline, so nothing has a Δ
     assert report.summary_table([alone], {2}, "gflops", "map50_95").split("\n")[1:] == [
@@ -244,8 +266,10 @@ def test_verdicts_exactly() -> None:
     for r in rows[1:]:
         r["significant"] = False
     assert report.verdict(rows) == (
-        "No architecture beats the baseline significantly (paired t-test over common repeats, Holm-corrected at 0.05)."
+        "No architecture beats the baseline significantly (paired t-test over common repeats from one trained "
+        "baseline, Holm-corrected at 0.05)."
     )
+    assert "over common repeats from 3 trained baselines," in report.verdict(rows, draws=3)
     rows[0]["repeats"] = 1
     assert report.verdict(rows) == (
         "No architecture can be said to beat the baseline: with one repeat per architecture there is no test "

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from search.stats import (
+    draw_means,
     holm,
     kendall,
     kendall_interval,
@@ -179,3 +180,11 @@ def test_kendall_interval_covers_the_true_tau_and_is_wide_for_a_dozen() -> None:
     x = [rng.gauss(0, 1) for _ in range(12)]
     low, high = kendall_interval(x, [rng.gauss(0, 1) for _ in range(12)])
     assert low < 0 < high and high - low > 0.5  # a dozen independent pairs: τ is anywhere
+
+
+def test_draw_means_average_the_repeats_of_each_draw() -> None:
+    assert draw_means([1.0, 10.0, 3.0, 20.0, 5.0], 2) == [3.0, 15.0]  # repeats 0, 2, 4 and 1, 3
+    assert draw_means([1.0, 2.0], 3) == [1.0, 2.0]  # a draw no repeat started from has no mean
+    assert draw_means([1.0, 2.0, 4.0], 1) == [pytest.approx(7 / 3)]
+    with pytest.raises(ValueError, match="draws 0"):
+        draw_means([1.0], 0)
