@@ -28,6 +28,7 @@ Usage (from the repository root; one training at a time)::
     python -m benchmarks.fidelity reference --reference ms data=digits_multiscale   # a reference on other data
     python -m benchmarks.fidelity report --reference ms --name ms                  # and protocols against it
     python -m benchmarks.fidelity draws --name default default-rerun  # one protocol from several baseline draws
+    python -m benchmarks.fidelity dips --name default dip-lr5e-5      # the baseline's trials, epoch by epoch
 """
 
 from __future__ import annotations
@@ -338,6 +339,7 @@ def trial(args: argparse.Namespace) -> None:
     task = TASKS[args.task]
     setup = protocol(task, args.overrides)
     command = ["python -m benchmarks.fidelity trial", f"--task {args.task}", *args.overrides, f"--name {args.name}"]
+    command += [f"--archs {' '.join(args.archs)}"] if args.archs else []
     header = {"command": " ".join(command), **setup.header}
     run(csv_path("trial", args.task, args.name), header, task, args.seeds, setup.train, args.archs)
 
@@ -480,6 +482,38 @@ def draws(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def dips(args: argparse.Namespace) -> str:
+    """How the baseline architecture's trials of each protocol ``args.name`` move from the baseline they started from
+    (seed s from draw s mod B): per epoch, the mean ± std over seeds of the difference, and the lowest of all."""
+    found = []
+    for name in args.name:
+        header, rows = read_rows(csv_path("trial", args.task, name))
+        curves = {r["seed"]: r["curve"] for r in rows if r["arch"] == "baseline"}
+        if not curves or "baseline_metric" not in header:
+            found.append((name, "no baseline trials", [], math.nan))
+            continue
+        starts = [float(v) for v in header["baseline_metric"].split()]
+        moved = [[v - starts[s % len(starts)] for v in c] for s, c in curves.items()]
+        by_epoch = [_spread([c[e] for c in moved]) for e in range(min(map(len, moved)))]
+        found.append((name, header["baseline_metric"], by_epoch, min(map(min, moved))))
+    epochs = max(len(by_epoch) for _, _, by_epoch, _ in found)
+    lines = [
+        "| protocol | starting baseline | " + " | ".join(f"epoch {e + 1}" for e in range(epochs)) + " | lowest |",
+        "|---|---:|" + "---:|" * (epochs + 1),
+    ]
+    for name, start, by_epoch, low in found:
+        cells = [_cell(s, "+") for s in by_epoch] + ["—"] * (epochs - len(by_epoch))
+        lowest = "—" if math.isnan(low) else f"{low:+.4f}"
+        lines.append(f"| {name} | {start} | " + " | ".join(cells) + f" | {lowest} |")
+    return "\n".join(lines)
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    """Values as a ``_cell`` summary: mean, std (NaN for one) and the values."""
+    std = statistics.stdev(values) if len(values) > 1 else float("nan")
+    return {"values": values, "mean": statistics.fmean(values), "std": std}
+
+
 def _cell(s: dict[str, Any] | None, sign: str = "") -> str:
     """A summary's mean ± std over its seeds (``sign`` "+" for a Δ); "—" when there is none."""
     if not s:
@@ -537,11 +571,11 @@ def _noisiest(tri: dict[str, dict[str, Any]], names: Sequence[str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("reference", "trial", "report", "draws"):
+    for name in ("reference", "trial", "report", "draws", "dips"):
         p = sub.add_parser(name)
         p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
         p.add_argument("--task", choices=sorted(TASKS), default="detect")
-        if name in ("report", "draws"):
+        if name in ("report", "draws", "dips"):
             p.add_argument("--name", nargs="+", default=["default"], help="protocols to compare, one column each")
             p.add_argument("--repeats", type=int, default=1,
                            help="score a trial as the mean of this many trainings, as search.repeats")  # fmt: skip
@@ -559,8 +593,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--repeats: {args.repeats}; valid: 1 or more")
     if other := set(getattr(args, "archs", ())) - set(TASKS[args.task].archs):
         parser.error(f"--archs: {', '.join(sorted(other))} not of --task {args.task}")
-    if args.command in ("report", "draws"):
-        print({"report": report, "draws": draws}[args.command](args))
+    if args.command in ("report", "draws", "dips"):
+        print({"report": report, "draws": draws, "dips": dips}[args.command](args))
     else:
         {"reference": reference, "trial": trial}[args.command](args)
 

@@ -119,6 +119,27 @@ def test_with_two_baselines_seed_s_starts_from_draw_s_mod_2_and_dips_are_per_dra
     assert fidelity._dip(curves, {"baseline_metric": "0.71000"}) == "-0.0200 (of 0.7100)"  # one draw: all seeds
 
 
+def test_dips_follow_each_seed_from_the_draw_it_started_from(
+    task: fidelity.Task, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeds 0 and 2 start from a draw scoring 0.40, seeds 1 and 3 from one scoring 0.50: per epoch the mean ± std of
+    their differences, and the lowest."""
+    curves = {0: "0.39 0.41", 1: "0.47 0.50", 2: "0.37 0.40", 3: "0.49 0.52"}
+
+    def train(blocks: dict, seed: int) -> dict:
+        return {"seed": seed, "metric": 0.5, "metric2": 0.5, "curve": curves[seed], "epochs": 2, "images": 1,
+                "train_s": 1.0, "gflops": 1.0, "params": 1}  # fmt: skip
+
+    header = {"command": "x", "settings": "s", "data": "d", "baseline_metric": "0.40000 0.50000"}
+    fidelity.run(fidelity.csv_path("trial", "detect", "two"), header, task, range(4), train, ["baseline"])
+    monkeypatch.setitem(fidelity.TASKS, "detect", task)
+    text = fidelity.dips(argparse.Namespace(task="detect", name=["two", "none"]))
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()}
+    # epoch 1: -0.01, -0.03, -0.03, -0.01 (std √(4·0.0001/3)); epoch 2: +0.01, 0, 0, +0.02; lowest seed 2's -0.03
+    assert lines["two"] == "| two | 0.40000 0.50000 | -0.0200 ± 0.0115 (n=4) | +0.0075 ± 0.0096 (n=4) | -0.0300 |"
+    assert lines["none"] == "| none | no baseline trials | — | — | — |"
+
+
 def test_draws_find_the_architecture_whose_delta_moves_with_the_starting_baseline(
     task: fidelity.Task, monkeypatch: pytest.MonkeyPatch
 ) -> None:
