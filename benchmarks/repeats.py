@@ -27,7 +27,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmarks.fidelity import csv_path
+from benchmarks.fidelity import csv_path, read_rows
 from benchmarks.stopping import Run, load, median_iqr
 from search.intensify import Intensify
 from search.report import ALPHA, compare_to_baseline
@@ -54,9 +54,12 @@ class Policy:
         raise SystemExit(f"error: --policies: {text!r}; valid: fixed:<R> or adaptive:<R>:<M> with R <= M")
 
 
-def replay(runs: dict[str, Run], order: Sequence[str], policy: Policy) -> tuple[int, dict[str, list[float]]]:
-    """(trainings, per-repeat scores per architecture) of one search running ``order`` (the baseline first)."""
-    rule = Intensify(policy.repeats, policy.max_repeats, ALPHA, comparisons=len(order) - 1)
+def replay(
+    runs: dict[str, Run], order: Sequence[str], policy: Policy, draws: int = 1
+) -> tuple[int, dict[str, list[float]]]:
+    """(trainings, per-repeat scores per architecture) of one search running ``order`` (the baseline first), its
+    repeats from ``draws`` baselines (``search.baselines``)."""
+    rule = Intensify(policy.repeats, policy.max_repeats, ALPHA, comparisons=len(order) - 1, draws=draws)
     done: dict[str, list[float]] = {}
     for name in order:
         run = runs[name]
@@ -71,14 +74,14 @@ def replay(runs: dict[str, Run], order: Sequence[str], policy: Policy) -> tuple[
     return sum(len(v) for v in done.values()), done
 
 
-def significant(scores: dict[str, list[float]]) -> tuple[frozenset[str], frozenset[str]]:
+def significant(scores: dict[str, list[float]], draws: int = 1) -> tuple[frozenset[str], frozenset[str]]:
     """(better, worse): the architectures the report's test finds significantly above and below the baseline."""
     rows = [
         {"trial": i, "architecture": name, "state": "COMPLETE", "metric": sum(v) / len(v), "reused_from": None,
          "repeat_metrics": " ".join(f"{x:.5f}" for x in v)}
         for i, (name, v) in enumerate(scores.items())
     ]  # fmt: skip
-    compare_to_baseline(rows)
+    compare_to_baseline(rows, draws)
     better = frozenset(r["architecture"] for r in rows if r.get("significant") and r["delta"] > 0)
     worse = frozenset(r["architecture"] for r in rows if r.get("significant") and r["delta"] < 0)
     return better, worse
@@ -93,15 +96,17 @@ class Measured:
     answers: set[tuple[frozenset[str], frozenset[str]]]  # the distinct (better, worse) it gave
 
 
-def measure(runs: dict[str, Run], policy: Policy, orders: Sequence[Sequence[str]], most: int) -> Measured:
+def measure(
+    runs: dict[str, Run], policy: Policy, orders: Sequence[Sequence[str]], most: int, draws: int = 1
+) -> Measured:
     """Replay ``policy`` on each order and compare its answer with that of ``most`` repeats for everyone."""
     full = Policy(f"fixed:{most}", most, most)
     out = Measured([], 0, set())
     for order in orders:
-        trainings, scores = replay(runs, order, policy)
-        got = significant(scores)
+        trainings, scores = replay(runs, order, policy, draws)
+        got = significant(scores, draws)
         out.spent.append(trainings / (most * len(runs)))
-        out.same += got[0] == significant(replay(runs, order, full)[1])[0]
+        out.same += got[0] == significant(replay(runs, order, full, draws)[1], draws)[0]
         out.answers.add(got)
     return out
 
@@ -113,7 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     policies = ["fixed:2", "fixed:3", "adaptive:2:3"]
     parser.add_argument("--policies", nargs="+", default=policies, help="fixed:<R> or adaptive:<R>:<M>")
     args = parser.parse_args(argv)
-    runs = load(csv_path("trial", "detect", args.name))
+    path = csv_path("trial", "detect", args.name)
+    runs = load(path)
+    # seed s of a protocol with search.baselines=B started from draw s mod B, as repeat s of a search does
+    draws = len(read_rows(path)[0].get("baseline_metric", "").split()) or 1
     chosen = [Policy.parse(text) for text in args.policies]
     seeds = min(len(run.curves) for run in runs.values())
     most = max(p.max_repeats for p in chosen)
@@ -122,11 +130,14 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(0)
     others = [n for n in runs if n != "baseline"]
     orders = [["baseline", *rng.sample(others, len(others))] for _ in range(args.orders)]
-    print(f"{len(runs)} architectures of fidelity_trial_{args.name}.csv, {args.orders} orders, baseline first")
+    print(
+        f"{len(runs)} architectures of fidelity_trial_{args.name}.csv ({draws} starting baseline"
+        f"{'s' if draws > 1 else ''}), {args.orders} orders, baseline first"
+    )
     print(f"| policy | trainings vs fixed:{most} | same better as fixed:{most} | better | worse |")
     print("|---|---:|---:|---|---|")
     for policy in chosen:
-        m = measure(runs, policy, orders, most)
+        m = measure(runs, policy, orders, most, draws)
         better, worse = (" / ".join(sorted(", ".join(sorted(a[i])) or "none" for a in m.answers)) for i in (0, 1))
         print(f"| {policy.name} | {median_iqr(m.spent, '.1%')} | {m.same}/{len(orders)} | {better} | {worse} |")
 
