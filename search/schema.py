@@ -63,7 +63,7 @@ class SearchSchema:
     baselines: int = 1
     baseline_epochs: int = 30
     baseline_train: dict[str, Any] = field(default_factory=dict)  # entries from the YAML: a default here would merge
-    block_lr_mult: float = 20.0
+    block_lr_mult: float = 40.0
     gate: bool = False
     skip_inert_sites: bool = True
     repeats: int = 2

@@ -35,7 +35,7 @@ def test_a_resume_with_other_settings_is_refused_naming_each_difference(tmp_path
         "search.objective: stored 'gflops', new 'latency'",
         "search.imgsz: stored 64, new 96",
         "trainer.imgsz: stored 64, new 96",
-        "trainer.lr0: stored 0.0001, new 0.01",
+        "trainer.lr0: stored 5e-05, new 0.01",
     ):
         assert difference in message, message
     assert "trainer.epochs" not in message  # only what differs
@@ -45,8 +45,14 @@ def test_a_resume_with_other_settings_is_refused_naming_each_difference(tmp_path
 
 @pytest.mark.parametrize(
     "overrides",
-    [("trainer.seed=1",), ("data.n_train=40",), ("model=yolo11n",), ("model.weights=base.pt",)],
-    ids=["trainer", "data", "model", "weights"],
+    [
+        ("trainer.seed=1",),
+        ("data.n_train=40",),
+        ("model=yolo11n",),
+        ("model.weights=base.pt",),
+        ("search.baselines=2",),
+    ],
+    ids=["trainer", "data", "model", "weights", "baselines"],
 )
 def test_every_setting_that_changes_results_is_checked(tmp_path: Path, overrides: tuple[str, ...]) -> None:
     _open(tmp_path)
