@@ -35,7 +35,7 @@ class TrainConfig:
     and reach its dataset, augmentations, loss and optimizer unchanged; ``overrides`` passes any other ultralytics
     argument (e.g. ``{"copy_paste": 0.1}``). The defaults are ultralytics' but for what a trial, a few epochs of
     fine-tuning trained weights on a CPU, needs (``conf/trainer/default.yaml`` is the same): imgsz 160, AdamW at lr
-    1e-4 without warm-up (a from-scratch schedule, such as the search's baseline's, sets ``lr0=0.002`` and
+    5e-5 without warm-up (a from-scratch schedule, such as the search's baseline's, sets ``lr0=0.002`` and
     ``warmup_epochs=3``), ``nbs`` equal to ``batch`` (no gradient accumulation: short trials need optimizer steps), and
     no horizontal flips (the default digits data must not be mirrored; 0.5 suits natural images).
 
@@ -85,7 +85,7 @@ class TrainConfig:
     imgsz: int = 160
     batch: int = 16
     optimizer: str = "AdamW"
-    lr0: float = 0.0001
+    lr0: float = 0.00005
     lrf: float = 0.01
     momentum: float = 0.937
     weight_decay: float = 0.0005
