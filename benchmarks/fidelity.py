@@ -8,7 +8,8 @@ resnet18 on the classification digits, ``CLASSIFY_ARCHS``) is scored twice:
   baseline's full schedule (``Task.reference``), blocks as the exported YAML builds them (no residual gate), seeds;
 - **trial**: the search's own trial protocol, as shipped (``conf/trainer``; the baseline's ``search.baseline_epochs``
   and ``search.baseline_train``) or with Hydra overrides: fine-tuned from the cached baseline with the blocks
-  straight on the data path or, with ``search.gate=true``, in an identity-initialised residual gate; several seeds.
+  straight on the data path or, with ``search.gate=true``, in an identity-initialised residual gate; several seeds
+  (with ``search.baselines=B``, seed s from the baseline's draw s mod B, as repeat s of a search).
 
 Seed s of either fixes block initialisation (``torch.manual_seed``), data order and augmentation (``trainer.seed``).
 Every finished run is appended to a CSV at once (``benchmarks/results/``), so an interrupted run resumes where it
