@@ -493,8 +493,7 @@ def dips(args: argparse.Namespace) -> str:
         if not curves or "baseline_metric" not in header:
             found.append((name, "no baseline trials", [], math.nan))
             continue
-        starts = [float(v) for v in header["baseline_metric"].split()]
-        moved = [[v - starts[s % len(starts)] for v in c] for s, c in curves.items()]
+        moved = list(_moved(curves, [float(v) for v in header["baseline_metric"].split()]).values())
         by_epoch = [_spread([c[e] for c in moved]) for e in range(min(map(len, moved)))]
         found.append((name, header["baseline_metric"], by_epoch, min(map(min, moved))))
     epochs = max(len(by_epoch) for _, _, by_epoch, _ in found)
@@ -551,15 +550,21 @@ def _measures(
 
 
 def _dip(curves: dict[int, list[float]], header: dict[str, str]) -> str:
-    """How far the baseline architecture's trials fall below the baseline they started from (seed s from draw
-    s mod B): the lowest epoch's difference, per draw when there are several."""
+    """How far the baseline architecture's trials fall below the baseline they started from: the lowest epoch's
+    difference, per draw when there are several."""
     starts = [float(v) for v in header["baseline_metric"].split()]
+    moved = _moved(curves, starts)
     dips = [
-        (min(min(c) - start for s, c in curves.items() if s % len(starts) == k), start)
+        (min(min(c) for s, c in moved.items() if s % len(starts) == k), start)
         for k, start in enumerate(starts)
-        if any(s % len(starts) == k for s in curves)
+        if any(s % len(starts) == k for s in moved)
     ]
     return "; ".join(f"{dip:+.4f} (of {start:.4f})" for dip, start in dips)
+
+
+def _moved(curves: dict[int, list[float]], starts: Sequence[float]) -> dict[int, list[float]]:
+    """Each seed's curve less the metric of the baseline it started from: draw s mod B, as a search's repeat s."""
+    return {s: [v - starts[s % len(starts)] for v in c] for s, c in curves.items()}
 
 
 def _noisiest(tri: dict[str, dict[str, Any]], names: Sequence[str]) -> str:
