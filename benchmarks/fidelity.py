@@ -28,7 +28,7 @@ Usage (from the repository root; one training at a time)::
     python -m benchmarks.fidelity report [--name default ft ...]   # protocols side by side
     python -m benchmarks.fidelity reference --reference ms data=digits_multiscale   # a reference on other data
     python -m benchmarks.fidelity report --reference ms --name ms                  # and protocols against it
-    python -m benchmarks.fidelity draws --name default default-rerun  # one protocol from several baseline draws
+    python -m benchmarks.fidelity draws --name lr1e-4 lr1e-4-rerun   # one protocol from several baseline draws
     python -m benchmarks.fidelity dips --name default dip-lr5e-5      # the baseline's trials, epoch by epoch
 """
 
@@ -383,8 +383,7 @@ def paired_deltas(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
     for name, s in summary.items():
         deltas = [v - base[seed] for seed, v in zip(s["seeds"], s["values"], strict=True) if seed in base]
         if deltas:
-            std = statistics.stdev(deltas) if len(deltas) > 1 else float("nan")
-            out[name] = {"values": deltas, "mean": statistics.fmean(deltas), "std": std}
+            out[name] = _spread(deltas)
     return out
 
 
@@ -509,7 +508,7 @@ def dips(args: argparse.Namespace) -> str:
 
 
 def _spread(values: list[float]) -> dict[str, Any]:
-    """Values as a ``_cell`` summary: mean, std (NaN for one) and the values."""
+    """Values as a ``_cell`` summary: mean, std over them (NaN for one) and the values."""
     std = statistics.stdev(values) if len(values) > 1 else float("nan")
     return {"values": values, "mean": statistics.fmean(values), "std": std}
 
@@ -583,6 +582,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--task", choices=sorted(TASKS), default="detect")
         if name in ("report", "draws", "dips"):
             p.add_argument("--name", nargs="+", default=["default"], help="protocols to compare, one column each")
+        if name in ("report", "draws"):  # dips follows single trainings epoch by epoch
             p.add_argument("--repeats", type=int, default=1,
                            help="score a trial as the mean of this many trainings, as search.repeats")  # fmt: skip
         elif name == "trial":
