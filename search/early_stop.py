@@ -7,7 +7,9 @@ there, so training on is unlikely to pay. Two rules decide "dominates":
   cheaper trial reached at k in its first repeat;
 - paired (``confidence`` set): the paired differences at k to a cheaper trial over the repeats run so far (repeat j
   of both used the same seed) have a one-sided upper confidence bound below ``-margin``; with fewer than two repeats
-  there is no evidence, and nothing is stopped.
+  there is no evidence, and nothing is stopped. With ``draws`` baselines (``search.baselines``) fewer than the repeats,
+  repeats that started from the same draw are one unit: the bound is over each draw's mean difference, as the report's
+  test is (``search.stats.paired_by_draw``), so at least two draws are needed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import optuna
 
-from search.stats import upper_bound
+from search.stats import draw_means, upper_bound
 
 CURVE = "curve"  # user attribute: the primary validation metric after each epoch of repeat 0
 REPEAT_CURVES = "repeat_curves"  # user attribute: each repeat's metric after every epoch
@@ -33,6 +35,7 @@ class EarlyStop:
         margin: how far below a cheaper-or-equal reference a trial may fall before it is stopped.
         min_epoch: never stop before this epoch (1-based).
         confidence: None for the raw rule, else the one-sided confidence of the paired rule (e.g. 0.95).
+        draws: the baselines the repeats start from, repeat k from draw k mod ``draws`` (the paired rule's units).
     """
 
     cost: float
@@ -40,10 +43,17 @@ class EarlyStop:
     margin: float = 0.02
     min_epoch: int = 1
     confidence: float | None = None
+    draws: int = 1
 
     @classmethod
     def for_trial(
-        cls, study: optuna.Study, cost: float, margin: float, min_epoch: int, confidence: float | None = None
+        cls,
+        study: optuna.Study,
+        cost: float,
+        margin: float,
+        min_epoch: int,
+        confidence: float | None = None,
+        draws: int = 1,
     ) -> EarlyStop:
         """The rule against the completed trials of ``study`` at this moment."""
         done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -52,7 +62,7 @@ class EarlyStop:
             for t in done
             if t.values and (REPEAT_CURVES in t.user_attrs or CURVE in t.user_attrs)
         ]
-        return cls(cost, refs, margin, min_epoch, confidence)
+        return cls(cost, refs, margin, min_epoch, confidence, draws)
 
     def threshold(self, epoch: int) -> float | None:
         """The best first-repeat metric at ``epoch`` (1-based) among references of no more cost, or None."""
@@ -72,7 +82,13 @@ class EarlyStop:
         return [(cost, curves) for cost, curves in self.references if cost <= self.cost]
 
     def _dominated(self, epoch: int, mine: Sequence[Sequence[float]], theirs: Sequence[Sequence[float]]) -> bool:
-        """The paired rule against one reference: repeats both have reached ``epoch`` in."""
-        pairs = zip(mine, theirs, strict=False)  # repeat j of this trial with repeat j of the reference
-        diffs = [a[epoch - 1] - b[epoch - 1] for a, b in pairs if min(len(a), len(b)) >= epoch]
+        """The paired rule against one reference: the first repeats both have reached ``epoch`` in, one unit per draw
+        when they outnumber the draws."""
+        diffs: list[float] = []
+        for a, b in zip(mine, theirs, strict=False):  # repeat j of this trial with repeat j of the reference
+            if min(len(a), len(b)) < epoch:
+                break  # repeats in order, so that repeat j keeps its draw j mod draws
+            diffs.append(a[epoch - 1] - b[epoch - 1])
+        if 1 < self.draws < len(diffs):
+            diffs = draw_means(diffs, self.draws)
         return len(diffs) >= 2 and upper_bound(diffs, self.confidence) < -self.margin

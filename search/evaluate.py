@@ -108,7 +108,7 @@ class Evaluate:
                 raise optuna.TrialPruned(f"over budget: {name} {cost[name]:.4g} > search.max_{name}={limit}")
         my_cost = trial.user_attrs[COST_ATTR[self.cost]]
 
-        rule = EarlyStop.for_trial(trial.study, my_cost, *self.early_stop) if self.early_stop else None
+        rule = EarlyStop.for_trial(trial.study, my_cost, *self.early_stop, self.draws) if self.early_stop else None
         start = time.perf_counter()
         key = trial.user_attrs.get("arch_key")  # set by the Objective; without it no repeat is shared
         units = Repeats(trial.study, key, self.fixed, self.most, self.settle, self.poll, self.heartbeat)
@@ -204,11 +204,16 @@ class Evaluate:
         mark_blocks(placed.model, self.block_lr_mult)
         return placed
 
+    @property
+    def draws(self) -> int:
+        """How many trainings of the baseline the repeats cycle through (``search.baselines``)."""
+        return 1 if self.weights is None or isinstance(self.weights, str | Path) else len(self.weights)
+
     def _draw(self, repeat: int) -> Path | None:
         """The baseline weights repeat ``repeat`` starts from."""
         if self.weights is None or isinstance(self.weights, str | Path):
             return self.weights
-        return self.weights[repeat % len(self.weights)]
+        return self.weights[repeat % self.draws]
 
     def _run(self, trial: optuna.Trial, repeat: int) -> dict[str, Any]:
         """The runner's arguments of one repeat: its seed (data order, augmentation) and progress label."""

@@ -18,6 +18,7 @@ from search import report, space, workers
 from search.evaluate import REPEAT_CURVES, REPEATS, Evaluate
 from search.heatmap import Cell, block_site_cells
 from search.objective import Objective
+from search.placement import apply
 from search.study import create, make_storage
 from search.tracking import Tracker
 
@@ -193,3 +194,28 @@ def test_paired_early_stopping_waits_for_a_second_repeat(tmp_path: Path) -> None
     with pytest.raises(optuna.TrialPruned, match=r"stopped at epoch 1 of repeat 2: paired difference"):
         evaluate(study.ask(), {"21": ("se", {})}, [])
     assert epochs == [(0, 0), (0, 1), (1, 0)]  # repeat 1 ran in full; repeat 2 stopped after its first epoch
+
+
+@pytest.mark.parametrize("draws", [1, 2])
+def test_paired_early_stopping_counts_baseline_draws(tmp_path: Path, draws: int) -> None:
+    """Three repeats steadily below a cheaper trial are evidence from one baseline; from two, repeats 1 and 3 share
+    draw 0 and the rule, like the report's test, has two units and not enough to stop on."""
+    weights = tmp_path / "baseline.pt"
+    torch.save(apply("yolov8n.yaml", {}, nc=10).model.state_dict(), weights)
+    score = {0: 0.40, 1: 0.45, 2: 0.41}  # differences -0.10, -0.05, -0.09 to the cheaper trial's 0.5
+
+    def fit(model: torch.nn.Module, cfg: TrainConfig, on_epoch, **kwargs) -> TrialResult:
+        stop = on_epoch(0, {"map50_95": score[cfg.seed]})
+        return TrialResult({"map50_95": score[cfg.seed]}, score[cfg.seed], 1, 1.0, 1.0, stop)
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    cheaper = study.ask()
+    cheaper.set_user_attr(REPEAT_CURVES, [[0.5], [0.5], [0.5]])
+    study.tell(cheaper, (0.5, 0.0))
+    evaluate = Evaluate("yolov8n.yaml", fit, [weights] * draws, 10, tmp_path, imgsz=64, early_stop=(0.02, 1, 0.95),
+                        repeats=3, settings=TrainConfig())  # fmt: skip
+    if draws == 1:
+        with pytest.raises(optuna.TrialPruned, match="stopped at epoch 1 of repeat 3"):
+            evaluate(study.ask(), {"21": ("se", {})}, [])
+    else:
+        assert evaluate(study.ask(), {"21": ("se", {})}, [])[0] == pytest.approx(sum(score.values()) / 3)

@@ -218,6 +218,20 @@ def test_paired_early_stop_boundaries() -> None:
     assert not EarlyStop(cost=9.0, references=refs, margin=0.02, confidence=0.95).should_stop(1, spread)  # +0.33
 
 
+def test_paired_early_stop_counts_one_unit_per_baseline_draw() -> None:
+    """Repeats from one draw share its deviation: with fewer draws than repeats the bound is over draw means."""
+    refs = [(9.0, [[0.5], [0.5], [0.5]])]
+    steady = [[0.40], [0.45], [0.41]]  # -0.10, -0.05, -0.09: below -0.02 at 95% over three repeats
+    assert EarlyStop(cost=9.0, references=refs, margin=0.02, confidence=0.95).should_stop(1, steady)
+    # two draws: repeats 0 and 2 from draw 0 (mean -0.095), repeat 1 from draw 1 (-0.05); t(1) cannot bound it
+    assert not EarlyStop(cost=9.0, references=refs, margin=0.02, confidence=0.95, draws=2).should_stop(1, steady)
+    assert EarlyStop(cost=9.0, references=refs, margin=0.02, confidence=0.5, draws=2).should_stop(1, steady)
+    # as many draws as repeats: every repeat is its own unit, as with one draw
+    three = EarlyStop(cost=9.0, references=refs, margin=0.02, confidence=0.95, draws=3)
+    assert three.should_stop(1, steady)
+    assert not EarlyStop(cost=9.0, references=refs, confidence=0.95, draws=2).should_stop(1, steady[:1])
+
+
 def test_early_stop_ignores_trials_without_curves_and_keeps_its_settings() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     study.tell(study.ask(), (0.9, 1.0))  # completed, but without a curve (e.g. a reused or imported trial)
