@@ -168,6 +168,12 @@ def read_rows(path: Path) -> tuple[dict[str, str], list[dict[str, Any]]]:
     return header, rows
 
 
+def baseline_draws(header: Mapping[str, str]) -> int:
+    """How many baselines a trial CSV's seeds started from (``search.baselines``; seed s from draw s mod it): one
+    metric per draw in its header, 1 when it has none (the exhaustive table's)."""
+    return len(header.get("baseline_metric", "").split()) or 1
+
+
 def open_results(path: Path, header: Mapping[str, str], fields: Sequence[str] = FIELDS) -> set[tuple[str, int]]:
     """Create ``path`` with ``header`` and columns ``fields``, or check that its settings, data and starting baseline
     (its metric: a baseline re-trained on another machine differs) equal ``header``'s; the (arch, seed) pairs already

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.efficiency import hypervolume, reference
-from benchmarks.fidelity import csv_path, read_rows
+from benchmarks.fidelity import baseline_draws, csv_path, read_rows
 from search.early_stop import EarlyStop
 
 
@@ -83,14 +83,15 @@ def load(path: Path) -> dict[str, Run]:
     return runs
 
 
-def replay(runs: dict[str, Run], order: Sequence[str], rule: Rule) -> tuple[int, set[str]]:
-    """(epochs trained, architectures completed) of one search that runs ``order`` under ``rule``."""
+def replay(runs: dict[str, Run], order: Sequence[str], rule: Rule, draws: int = 1) -> tuple[int, set[str]]:
+    """(epochs trained, architectures completed) of one search that runs ``order`` under ``rule``, its repeats from
+    ``draws`` baselines (``search.baselines``)."""
     epochs, done, completed = 0, [], set()
     for name in order:
         run = runs[name]
         stop = None
         if rule.margin is not None:
-            stop = EarlyStop(run.gflops, list(done), rule.margin, rule.min_epoch, rule.confidence)
+            stop = EarlyStop(run.gflops, list(done), rule.margin, rule.min_epoch, rule.confidence, draws)
         curves: list[list[float]] = []
         for repeat in range(rule.repeats):
             curve = run.curves[repeat]
@@ -111,7 +112,7 @@ def score(runs: dict[str, Run], names: Iterable[str], repeats: int) -> dict[str,
     return {n: (statistics.fmean(runs[n].curves[r][-1] for r in range(repeats)), runs[n].gflops) for n in names}
 
 
-def measure(runs: dict[str, Run], rule: Rule, orders: int, seed: int = 0) -> dict[str, list[float]]:
+def measure(runs: dict[str, Run], rule: Rule, orders: int, seed: int = 0, draws: int = 1) -> dict[str, list[float]]:
     """Per replayed order: epoch fraction, trials stopped, hypervolume fraction and top-3 kept."""
     points = score(runs, runs, rule.repeats)
     ref = reference(points.values())
@@ -122,7 +123,7 @@ def measure(runs: dict[str, Run], rule: Rule, orders: int, seed: int = 0) -> dic
     others = [n for n in runs if n != "baseline"]
     out: dict[str, list[float]] = {"epochs": [], "stopped": [], "hypervolume": [], "top3": []}
     for _ in range(orders):
-        epochs, completed = replay(runs, ["baseline", *rng.sample(others, len(others))], rule)
+        epochs, completed = replay(runs, ["baseline", *rng.sample(others, len(others))], rule, draws)
         out["epochs"].append(epochs / total)
         out["stopped"].append(len(runs) - len(completed))
         out["hypervolume"].append(hypervolume((points[n] for n in completed), ref) / full)
@@ -149,16 +150,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     path = args.csv or csv_path("trial", "detect", args.name)
     runs = load(path)
+    draws = baseline_draws(read_rows(path)[0])  # seed s started from draw s mod draws, as repeat s of a search
     rules = [Rule("none", None, repeats=r) for r in sorted({1, args.repeats})]
     rules += [Rule.parse(text, args.repeats) for text in args.rules]
     rows = []
     for rule in rules:
-        m = measure(runs, rule, args.orders)
+        m = measure(runs, rule, args.orders, draws=draws)
         rows.append([
             rule.name, str(rule.repeats), median_iqr(m["epochs"], ".1%"), median_iqr(m["stopped"], ".0f"),
             median_iqr(m["hypervolume"], ".3f"), median_iqr(m["top3"], ".0f"),
         ])  # fmt: skip
-    print(f"{len(runs)} architectures of {path.name}, {args.orders} orders per rule, baseline first")
+    starts = f"{draws} starting baselines, " if draws > 1 else ""
+    print(f"{len(runs)} architectures of {path.name}, {starts}{args.orders} orders per rule, baseline first")
     print("| rule | repeats | epochs trained | trials stopped | hypervolume vs none | top-3 completed |")
     print("|---|---:|---:|---:|---:|---:|")
     print("\n".join(f"| {' | '.join(row)} |" for row in rows))

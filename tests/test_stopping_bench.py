@@ -78,3 +78,21 @@ def test_cli_replays_any_results_csv(runs: dict, tmp_path: Path, capsys: pytest.
     assert "4 architectures of table.csv, 3 orders per rule" in out and "| raw:0.02 | 1 |" in out
     with pytest.raises(SystemExit, match="holds no runs"):
         stopping.main(["--csv", str(tmp_path / "none.csv")])
+
+
+def test_the_paired_rule_counts_one_unit_per_baseline_draw() -> None:
+    """As a search with ``search.baselines=2`` does: repeats 1 and 3 share draw 0, so three repeats are two units."""
+    runs = {
+        "baseline": stopping.Run(1.0, {s: [0.50, 0.50] for s in range(3)}),
+        "bad": stopping.Run(1.0, {0: [0.40, 0.40], 1: [0.45, 0.45], 2: [0.41, 0.41]}),  # -0.10, -0.05, -0.09
+    }
+    rule = stopping.Rule.parse("paired:0.95:0.02", 3)
+    assert stopping.replay(runs, ["baseline", "bad"], rule) == (6 + 2 + 2 + 1, {"baseline"})  # stopped in repeat 3
+    assert stopping.replay(runs, ["baseline", "bad"], rule, draws=2) == (12, {"baseline", "bad"})
+
+
+def test_cli_reads_the_starting_baselines_from_the_csv(runs: dict, capsys: pytest.CaptureFixture) -> None:
+    path = fidelity.csv_path("trial", "detect", "x")
+    path.write_text(path.read_text().replace("# baseline_metric: 0.7\n", "# baseline_metric: 0.7 0.71\n"))
+    stopping.main(["--name", "x", "--orders", "3", "--rules", "paired:0.95:0.02"])
+    assert "4 architectures of fidelity_trial_x.csv, 2 starting baselines, 3 orders" in capsys.readouterr().out
