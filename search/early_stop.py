@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import optuna
 
-from search.stats import draw_means, upper_bound
+from search.stats import draw_units, upper_bound
 
 CURVE = "curve"  # user attribute: the primary validation metric after each epoch of repeat 0
 REPEAT_CURVES = "repeat_curves"  # user attribute: each repeat's metric after every epoch
@@ -82,13 +82,11 @@ class EarlyStop:
         return [(cost, curves) for cost, curves in self.references if cost <= self.cost]
 
     def _dominated(self, epoch: int, mine: Sequence[Sequence[float]], theirs: Sequence[Sequence[float]]) -> bool:
-        """The paired rule against one reference: the first repeats both have reached ``epoch`` in, one unit per draw
-        when they outnumber the draws."""
+        """The paired rule against one reference: the first repeats both have reached ``epoch`` in, as draw units."""
         diffs: list[float] = []
         for a, b in zip(mine, theirs, strict=False):  # repeat j of this trial with repeat j of the reference
             if min(len(a), len(b)) < epoch:
                 break  # repeats in order, so that repeat j keeps its draw j mod draws
             diffs.append(a[epoch - 1] - b[epoch - 1])
-        if 1 < self.draws < len(diffs):
-            diffs = draw_means(diffs, self.draws)
-        return len(diffs) >= 2 and upper_bound(diffs, self.confidence) < -self.margin
+        units = draw_units(diffs, self.draws)
+        return len(units) >= 2 and upper_bound(units, self.confidence) < -self.margin

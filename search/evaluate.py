@@ -205,15 +205,20 @@ class Evaluate:
         return placed
 
     @property
+    def _draws(self) -> list[Path | None]:
+        """The trainings of the baseline (``search.baselines``) the repeats cycle through."""
+        one = self.weights is None or isinstance(self.weights, str | Path)
+        return [self.weights] if one else list(self.weights)
+
+    @property
     def draws(self) -> int:
-        """How many trainings of the baseline the repeats cycle through (``search.baselines``)."""
-        return 1 if self.weights is None or isinstance(self.weights, str | Path) else len(self.weights)
+        """How many trainings of the baseline the repeats cycle through."""
+        return len(self._draws)
 
     def _draw(self, repeat: int) -> Path | None:
         """The baseline weights repeat ``repeat`` starts from."""
-        if self.weights is None or isinstance(self.weights, str | Path):
-            return self.weights
-        return self.weights[repeat % self.draws]
+        draws = self._draws
+        return draws[repeat % len(draws)]
 
     def _run(self, trial: optuna.Trial, repeat: int) -> dict[str, Any]:
         """The runner's arguments of one repeat: its seed (data order, augmentation) and progress label."""

@@ -139,12 +139,16 @@ def draw_means(values: Sequence[float], draws: int) -> list[float]:
     return [statistics.fmean(values[k::draws]) for k in range(min(draws, len(values)))]
 
 
+def draw_units(values: Sequence[float], draws: int) -> list[float]:
+    """The independent units of repeats that started from ``draws`` baselines, repeat k from draw k mod ``draws``:
+    each draw's mean (``draw_means``; with as many draws as repeats, the repeats themselves), or, from one baseline,
+    every repeat (a test conditional on that baseline)."""
+    return list(values) if draws == 1 else draw_means(values, draws)
+
+
 def paired_by_draw(a: Sequence[float], b: Sequence[float], draws: int = 1, confidence: float = 0.95) -> Paired:
-    """``paired`` over repeats that started from ``draws`` baselines, repeat k from draw k mod ``draws``: with fewer
-    draws than pairs, on each draw's means (``draw_means``), one unit per draw; else on the repeats themselves."""
-    if 1 < draws < len(a):
-        a, b = draw_means(a, draws), draw_means(b, draws)
-    return paired(a, b, confidence)
+    """``paired`` over the draw units (``draw_units``) of repeats that started from ``draws`` baselines."""
+    return paired(draw_units(a, draws), draw_units(b, draws), confidence)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
