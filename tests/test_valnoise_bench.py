@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmarks.valnoise import bootstrap, map50_95, report
+from benchmarks import fidelity
+from benchmarks.valnoise import bootstrap, map50_95, measure_reference, reference_pairs, report
 from runners import TrainConfig, prepare_digits
 from runners.detect import validation_stats
 from search.placement import apply
@@ -52,3 +54,33 @@ def test_validation_stats_have_one_entry_per_image(tmp_path: Path) -> None:
     assert sum(len(t) for t in stats["target_cls"]) == sum(
         len(f.read_text().splitlines()) for f in (data.parent / "labels" / "val").glob("*.txt")
     )
+
+
+def test_reference_pairs_bootstrap_seed_and_paired_differences() -> None:
+    models = ["baseline seed 0", "baseline seed 1", "se@15+cbam@21 seed 0", "se@15+cbam@21 seed 1", "eca@15 seed 1"]
+    assert reference_pairs(models) == [
+        ("baseline seed 1 − baseline seed 0", "baseline seed 1", "baseline seed 0"),
+        ("se@15+cbam@21 seed 1 − se@15+cbam@21 seed 0", "se@15+cbam@21 seed 1", "se@15+cbam@21 seed 0"),
+        ("se@15+cbam@21 seed 0 − baseline", "se@15+cbam@21 seed 0", "baseline seed 0"),
+        ("se@15+cbam@21 seed 1 − baseline", "se@15+cbam@21 seed 1", "baseline seed 1"),
+        ("eca@15 seed 1 − baseline", "eca@15 seed 1", "baseline seed 1"),
+    ]
+    assert reference_pairs(["eca@15 seed 0"]) == []  # no baseline at that seed: nothing to pair with
+
+
+def test_reference_models_are_validated_on_a_larger_split_that_starts_with_the_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained = []
+    task = replace(fidelity.TASKS["detect"], fit=lambda model, data, cfg: trained.append((data, cfg.seed, cfg.epochs)))
+    monkeypatch.setitem(fidelity.TASKS, "detect", task)
+    tiny = [f"data.root={tmp_path}", "data.n_train=4", "data.n_val=3", "data.imgsz=64", "trainer.imgsz=64"]
+    splits = measure_reference(["eca@15"], [0, 1], 6, tiny)
+    small, big = splits.values()
+    assert list(splits) == ["the split (3 images)", "6 validation images"]
+    assert list(small) == list(big) == ["baseline seed 0", "baseline seed 1", "eca@15 seed 0", "eca@15 seed 1"]
+    assert [(s, e) for _, s, e in trained] == [(0, 30), (1, 30)] * 2  # from scratch, the reference's 30 epochs
+    split = prepare_digits(tmp_path, n_train=4, n_val=3, imgsz=64)
+    assert all(data == split for data, _, _ in trained)  # trained on the split's data, not the larger one's
+    labels = [len(t) for t in small["baseline seed 0"]["target_cls"]]
+    assert [len(t) for t in big["baseline seed 0"]["target_cls"]][:3] == labels and len(big["eca@15 seed 0"]["tp"]) == 6
