@@ -38,13 +38,15 @@ import argparse
 import csv
 import json
 import math
+import multiprocessing
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -260,20 +262,51 @@ def train_one(
 
 
 def run(
-    path: Path, header: dict[str, str], task: Task, seeds: Iterable[int], train: Any, archs: Sequence[str] = ()
+    path: Path,
+    header: dict[str, str],
+    task: Task,
+    seeds: Iterable[int],
+    train: Callable[[dict[int | str, str], int], dict[str, Any]],
+    archs: Sequence[str] = (),
+    jobs: int = 1,
 ) -> None:
     """Train every (architecture, seed) the CSV at ``path`` lacks (of ``archs``, or all), appending each as it
-    finishes."""
+    finishes.
+
+    With ``jobs`` above 1, that many train at once in spawned processes (a GPU machine's cores and memory: never on
+    a 2-core CPU, where two trainings slow each other down many times); ``train`` must then pickle (a module-level
+    function, a partial of one, a dataclass's method). A failed run does not lose the others: they are written, and
+    the failures are raised together at the end.
+    """
     done = open_results(path, header)
     names = [n for n in task.archs if not archs or n in archs]
     todo = [(name, s) for s in seeds for name in names if (name, s) not in done]
-    for i, (name, seed) in enumerate(todo, 1):
-        start = time.perf_counter()
-        row = {"arch": name, **train(task.archs[name], seed)}
+
+    def write(i: int, name: str, row: dict[str, Any]) -> None:
         with path.open("a", newline="") as f:
-            csv.DictWriter(f, FIELDS, extrasaction="ignore").writerow(row)
-        took = time.perf_counter() - start
-        print(f"[{i}/{len(todo)}] {name} seed {seed}: {task.metrics[0]} {row['metric']:.4f} ({took:.0f} s)", flush=True)
+            csv.DictWriter(f, FIELDS, extrasaction="ignore").writerow({"arch": name, **row})
+        print(f"[{i}/{len(todo)}] {name} seed {row['seed']}: {task.metrics[0]} {row['metric']:.4f} "
+              f"({row['train_s']:.0f} s training)", flush=True)  # fmt: skip
+
+    if jobs <= 1:
+        for i, (name, seed) in enumerate(todo, 1):
+            write(i, name, train(task.archs[name], seed))
+        return
+    failed = []
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(train, task.archs[name], seed): (name, seed) for name, seed in todo}
+        try:
+            for i, future in enumerate(as_completed(futures), 1):
+                name, seed = futures[future]
+                try:
+                    write(i, name, future.result())
+                except Exception as error:  # the other runs go on; every failure is raised below
+                    failed.append(f"{name} seed {seed}: {error!r}")
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # Ctrl-C: what has not started does not start
+            raise
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(todo)} runs failed: " + "; ".join(failed))
 
 
 def csv_path(kind: str, task: str, name: str = "") -> Path:
@@ -300,8 +333,8 @@ def reference(args: argparse.Namespace) -> None:
         "settings": json.dumps(asdict(settings), sort_keys=True),
         "data": data_setting(cfg),
     }
-    train = lambda b, s: train_one(task, b, s, data, settings, None)  # noqa: E731
-    run(csv_path("reference", args.task, args.reference), header, task, args.seeds, train, args.archs)
+    train = partial(train_one, task, data=data, cfg=settings, weights=None)
+    run(csv_path("reference", args.task, args.reference), header, task, args.seeds, train, args.archs, args.jobs)
 
 
 @dataclass(frozen=True)
@@ -354,7 +387,7 @@ def trial(args: argparse.Namespace) -> None:
     command = ["python -m benchmarks.fidelity trial", f"--task {args.task}", *args.overrides, f"--name {args.name}"]
     command += [f"--archs {' '.join(args.archs)}"] if args.archs else []
     header = {"command": " ".join(command), **setup.header}
-    run(csv_path("trial", args.task, args.name), header, task, args.seeds, setup.train, args.archs)
+    run(csv_path("trial", args.task, args.name), header, task, args.seeds, setup.train, args.archs, args.jobs)
 
 
 def summarise(rows: list[dict[str, Any]], repeats: int = 1) -> dict[str, dict[str, Any]]:
@@ -608,10 +641,13 @@ def main(argv: list[str] | None = None) -> None:
         if name in ("reference", "trial"):
             p.add_argument("--archs", nargs="+", choices=sorted({*DETECT_ARCHS, *CLASSIFY_ARCHS}), default=[],
                            help="train only these architectures (default: all of the task's)")  # fmt: skip
+            p.add_argument("--jobs", type=int, default=1,
+                           help="trainings at once, in processes (a GPU machine; one on a small CPU)")  # fmt: skip
             p.add_argument("overrides", nargs="*", help="Hydra overrides of the search config, e.g. trainer.lr0=5e-4")
     args = parser.parse_args(argv)
-    if getattr(args, "repeats", 1) < 1:
-        parser.error(f"--repeats: {args.repeats}; valid: 1 or more")
+    for option in ("repeats", "jobs"):
+        if getattr(args, option, 1) < 1:
+            parser.error(f"--{option}: {getattr(args, option)}; valid: 1 or more")
     if other := set(getattr(args, "archs", ())) - set(TASKS[args.task].archs):
         parser.error(f"--archs: {', '.join(sorted(other))} not of --task {args.task}")
     if args.command in ("report", "draws", "dips"):

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import pickle
+from functools import partial
 from pathlib import Path
 
 import pytest
+import spawned_training
 
 import benchmarks.fidelity as fidelity
+from runners import TrainConfig
 
 
 @pytest.fixture
@@ -172,10 +177,22 @@ def test_draws_find_the_architecture_whose_delta_moves_with_the_starting_baselin
     assert float(rows["b"][-3]) == 0.0 and float(rows["b"][-2]) > 0.5
 
 
-def test_repeats_below_one_are_refused(capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        fidelity.main(["report", "--repeats", "0"])
-    assert exit_info.value.code == 2 and "--repeats: 0; valid: 1 or more" in capsys.readouterr().err
+def test_repeats_and_jobs_below_one_are_refused(capsys: pytest.CaptureFixture) -> None:
+    for argv, message in ((["report", "--repeats", "0"], "--repeats: 0;"), (["trial", "--jobs", "0"], "--jobs: 0;")):
+        with pytest.raises(SystemExit) as exit_info:
+            fidelity.main(argv)
+        assert exit_info.value.code == 2 and f"{message} valid: 1 or more" in capsys.readouterr().err
+
+
+def test_jobs_train_in_other_processes_and_a_failed_run_loses_none_of_the_others(
+    task: fidelity.Task, tmp_path: Path
+) -> None:
+    path, header = tmp_path / "r.csv", {"command": "x", "settings": "s", "data": "d"}
+    with pytest.raises(RuntimeError, match=r"1 of 4 runs failed: b seed 0: ValueError\("):
+        fidelity.run(path, header, task, [0], partial(spawned_training.train, fail=ARCHS["b"]), jobs=2)
+    _, rows = fidelity.read_rows(path)
+    assert sorted(r["arch"] for r in rows) == ["a", "baseline", "c"]  # written as they finished, in any order
+    assert all(int(r["params"]) != os.getpid() for r in rows)
 
 
 def test_settings_recorded_before_a_training_setting_existed_still_hold_at_its_default() -> None:
@@ -223,3 +240,12 @@ def test_archs_of_another_task_are_refused(capsys: pytest.CaptureFixture) -> Non
     with pytest.raises(SystemExit) as exit_info:
         fidelity.main(["reference", "--archs", "coord@layer2"])
     assert exit_info.value.code == 2 and "coord@layer2 not of --task detect" in capsys.readouterr().err
+
+
+def test_what_reference_and_trial_train_pickles_for_jobs() -> None:
+    """``--jobs`` sends the training to spawned processes: the reference's and a protocol's must pickle."""
+    detect = fidelity.TASKS["detect"]
+    reference = partial(fidelity.train_one, detect, data=Path("d"), cfg=TrainConfig(), weights=None)
+    trial = fidelity.Protocol(detect, TrainConfig(), Path("d"), (Path("w"),), 40.0, False, {}).train
+    assert pickle.loads(pickle.dumps(reference)).keywords["weights"] is None
+    assert pickle.loads(pickle.dumps(trial)).__self__.block_lr_mult == 40.0
