@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.stats and not args.stats.is_file():
         args.stats.write_bytes(pickle.dumps(splits))
     for split, stats in splits.items():
-        pairs = reference_pairs(list(stats)) if " seed " in next(iter(stats)) else None
+        pairs = reference_pairs(list(stats)) if args.reference else None
         print(f"## {split}\n\n{report(stats, args.resamples, args.seed, pairs)}\n")
 
 
