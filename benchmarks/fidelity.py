@@ -69,6 +69,7 @@ from search.stats import (
     holm,
     kendall,
     kendall_interval,
+    paired,
     partial_kendall,
     reliability,
     sd_interval,
@@ -420,15 +421,15 @@ def summarise(rows: list[dict[str, Any]], repeats: int = 1) -> dict[str, dict[st
 
 def paired_deltas(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per architecture: its differences to the baseline at the seeds both have (common random numbers), their mean
-    and std over seeds; {} without a baseline."""
+    and std over seeds, and the paired t-test's p of a zero mean (NaN below two seeds); {} without a baseline."""
     if "baseline" not in summary:
         return {}
     base = dict(zip(summary["baseline"]["seeds"], summary["baseline"]["values"], strict=True))
     out = {}
     for name, s in summary.items():
-        deltas = [v - base[seed] for seed, v in zip(s["seeds"], s["values"], strict=True) if seed in base]
-        if deltas:
-            out[name] = _spread(deltas)
+        pairs = [(v, base[seed]) for seed, v in zip(s["seeds"], s["values"], strict=True) if seed in base]
+        if pairs:
+            out[name] = {**_spread([v - b for v, b in pairs]), "p": paired(*zip(*pairs, strict=True)).p_value}
     return out
 
 
@@ -479,18 +480,21 @@ def report(args: argparse.Namespace) -> str:
         lines += [f"| {k} | " + " | ".join(m.get(k, "—") for m in measures.values()) + " |" for k in keys]
     ref_d, trial_d = paired_deltas(ref), [paired_deltas(tri) for _, tri in protocols.values()]
     if ref_d:
+        blocks = [n for n in task.archs if n != "baseline"]
+        p_values = [ref_d[n]["p"] if n in ref_d else math.nan for n in blocks]
+        adjusted = dict(zip(blocks, holm([1.0 if math.isnan(p) else p for p in p_values]), strict=True))
         lines += [
             "",
-            "paired Δ to the baseline at the same seed, mean ± std over seeds:",
+            "paired Δ to the baseline at the same seed, mean ± std over seeds; the reference's paired t-test of Δ = 0,",
+            f"Holm-adjusted over the {len(blocks)} block architectures:",
             "",
-            "| architecture | reference Δ | " + " | ".join(f"{n} Δ" for n in protocols) + " |",
-            "|---|---:|" + "---:|" * len(protocols),
+            "| architecture | reference Δ | p | Holm p | " + " | ".join(f"{n} Δ" for n in protocols) + " |",
+            "|---|---:|---:|---:|" + "---:|" * len(protocols),
         ]
-        lines += [
-            f"| {n} | {_cell(ref_d.get(n), '+')} | " + " | ".join(_cell(d.get(n), "+") for d in trial_d) + " |"
-            for n in task.archs
-            if n != "baseline"
-        ]
+        for n, p in zip(blocks, p_values, strict=True):
+            test = "— | —" if math.isnan(p) else f"{p:.3f} | {adjusted[n]:.3f}"
+            cells = " | ".join(_cell(d.get(n), "+") for d in trial_d)
+            lines.append(f"| {n} | {_cell(ref_d.get(n), '+')} | {test} | {cells} |")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import spawned_training
+from scipy import stats as scipy_stats
 
 import benchmarks.fidelity as fidelity
 from runners import TrainConfig
@@ -79,8 +80,10 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     lines = {line.split(" | ")[0].strip("| "): line for line in main.splitlines()}
     deltas = {line.split(" | ")[0].strip("| "): line for line in paired.splitlines()}
     # every seed moves every architecture alike in the fake: the paired Δ has no spread, and "never-run" none at all
-    assert deltas["a"].endswith("| +0.0400 ± 0.0000 (n=3) | +0.0300 ± 0.0000 (n=3) | — |")
-    assert deltas["c"].endswith("| +0.0100 ± 0.0000 (n=3) | +0.0200 ± 0.0000 (n=3) | — |") and "baseline" not in deltas
+    # (a Δ without spread: p 0, and Holm's 3 × 0 as well)
+    assert deltas["a"].endswith("| +0.0400 ± 0.0000 (n=3) | 0.000 | 0.000 | +0.0300 ± 0.0000 (n=3) | — |")
+    assert deltas["c"].endswith("| +0.0100 ± 0.0000 (n=3) | 0.000 | 0.000 | +0.0200 ± 0.0000 (n=3) | — |")
+    assert "baseline" not in deltas and "Holm-adjusted over the 3 block architectures" in paired
     assert lines["a"].endswith("| 0.7410 ± 0.0010 (n=3) | 0.3310 ± 0.0010 (n=3) | — |")  # one column per protocol
     assert "protocol 'never-run': not run yet" in text
     assert lines["Kendall τ, trial vs reference"].endswith(f"| {4 / 6:.3f} | — |")
@@ -94,6 +97,14 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 | — |")
     # the baseline's trials dipped to 0.20 (curve value − 0.1) from a starting baseline of 0.25
     assert lines["baseline trials: lowest epoch − starting baseline"].endswith("| -0.0500 (of 0.2500) | — |")
+
+
+def test_paired_deltas_test_each_architecture_against_the_baseline_at_common_seeds() -> None:
+    base, arch = [0.70, 0.72, 0.71, 0.69], [0.71, 0.75, 0.70, 0.73]
+    summary = {"baseline": {"seeds": [0, 1, 2, 3], "values": base}, "a": {"seeds": [1, 2, 3, 4], "values": arch}}
+    d = fidelity.paired_deltas(summary)["a"]  # seed 4 has no baseline: three pairs
+    assert d["values"] == pytest.approx([-0.01, 0.04, 0.01])
+    assert d["p"] == pytest.approx(scipy_stats.ttest_rel([0.71, 0.75, 0.70], [0.72, 0.71, 0.69]).pvalue)
 
 
 def test_repeats_score_a_trial_as_the_mean_of_its_trainings(task: fidelity.Task, tmp_path: Path) -> None:
