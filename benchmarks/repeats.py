@@ -27,7 +27,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmarks.fidelity import baseline_draws, csv_path, read_rows
+from benchmarks.fidelity import csv_path
 from benchmarks.stopping import Run, load, median_iqr
 from search.intensify import Intensify
 from search.report import ALPHA, compare_to_baseline
@@ -119,9 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--policies", nargs="+", default=policies, help="fixed:<R> or adaptive:<R>:<M>")
     args = parser.parse_args(argv)
     path = csv_path("trial", "detect", args.name)
-    runs = load(path)
-    # seed s of a protocol with search.baselines=B started from draw s mod B, as repeat s of a search does
-    draws = baseline_draws(read_rows(path)[0])
+    runs, draws = load(path)
     chosen = [Policy.parse(text) for text in args.policies]
     seeds = min(len(run.curves) for run in runs.values())
     most = max(p.max_repeats for p in chosen)

@@ -71,16 +71,18 @@ class Run:
     curves: dict[int, list[float]]
 
 
-def load(path: Path) -> dict[str, Run]:
-    """The architectures of a fidelity trial CSV or of the exhaustive table (``benchmarks/table.py``)."""
+def load(path: Path) -> tuple[dict[str, Run], int]:
+    """The architectures of a fidelity trial CSV or of the exhaustive table (``benchmarks/table.py``), and how many
+    baselines its seeds started from (seed s from draw s mod that, as repeat s of a search)."""
+    header, rows = read_rows(path)
     runs: dict[str, Run] = {}
-    for row in read_rows(path)[1]:
+    for row in rows:
         runs.setdefault(row["arch"], Run(row["gflops"], {})).curves[row["seed"]] = row["curve"]
     if not runs:
         raise SystemExit(
             f"error: {path} holds no runs (python -m benchmarks.fidelity trial, or benchmarks.table build)"
         )
-    return runs
+    return runs, baseline_draws(header)
 
 
 def replay(runs: dict[str, Run], order: Sequence[str], rule: Rule, draws: int = 1) -> tuple[int, set[str]]:
@@ -149,8 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rules", nargs="+", default=rules, help="raw:<margin>[:<min_epoch>] or paired:...")
     args = parser.parse_args(argv)
     path = args.csv or csv_path("trial", "detect", args.name)
-    runs = load(path)
-    draws = baseline_draws(read_rows(path)[0])  # seed s started from draw s mod draws, as repeat s of a search
+    runs, draws = load(path)
     rules = [Rule("none", None, repeats=r) for r in sorted({1, args.repeats})]
     rules += [Rule.parse(text, args.repeats) for text in args.rules]
     rows = []

@@ -33,7 +33,7 @@ def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, stopping.
 
     header = {"command": "t", "settings": "s", "data": "d", "baseline_metric": "0.7"}
     fidelity.run(fidelity.csv_path("trial", "detect", "x"), header, task, [0, 1, 2], train)
-    return stopping.load(fidelity.csv_path("trial", "detect", "x"))
+    return stopping.load(fidelity.csv_path("trial", "detect", "x"))[0]
 
 
 def test_the_raw_rule_at_epoch_1_stops_the_late_winner_and_loses_the_front(runs: dict[str, stopping.Run]) -> None:
