@@ -65,6 +65,7 @@ from search.data import resolve_data
 from search.evaluate import mark_blocks
 from search.placement import Placed, apply
 from search.stats import (
+    PRIORS,
     ceiling_kendall,
     holm,
     kendall,
@@ -463,15 +464,19 @@ def report(args: argparse.Namespace) -> str:
     if len(ref_names) >= 2:
         seed_sd, between_sd, icc = reliability([ref[n]["values"] for n in ref_names])
         seeds = min(len(ref[n]["values"]) for n in ref_names)
-        ceiling = ceiling_kendall([ref[n]["values"] for n in ref_names])
+        ceilings = [ceiling_kendall([ref[n]["values"] for n in ref_names], prior) for prior in PRIORS]
         lines += [
             "",
             f"reference: {sum(len(ref[n]['values']) for n in ref_names)} runs of {len(ref_names)} architectures; "
             f"seed σ {seed_sd:.4f} (pooled), σ between architectures {between_sd:.4f}, "
             f"reliability of their means {icc:.2f} (intraclass correlation); split-half Kendall τ ({seeds} seeds) "
             f"{split_half_kendall([ref[n]['values'][:seeds] for n in ref_names]):.3f}; a trial that knew every "
-            "architecture's true mean would reach τ {:.3f} [{:.3f}, {:.3f}] against it (simulated from its variance "
-            "components, 95% of 2000 draws)".format(*ceiling),
+            "architecture's true mean would reach τ "
+            + " or ".join(
+                "{:.3f} [{:.3f}, {:.3f}]".format(*c) + f" ({prior} prior)"
+                for prior, c in zip(PRIORS, ceilings, strict=True)
+            )
+            + " against it (search.stats.ceiling_kendall: 95% of 2000 simulated references)",
         ]
     measures = {name: _measures(task, ref, header, tri) for name, (header, tri) in protocols.items()}
     if any(measures.values()):

@@ -11,11 +11,13 @@ import pytest
 from scipy import stats as scipy_stats
 
 from search.stats import (
+    PRIORS,
     ceiling_kendall,
     draw_means,
     holm,
     kendall,
     kendall_interval,
+    kendall_rows,
     paired,
     partial_kendall,
     reliability,
@@ -82,22 +84,31 @@ def test_reliability_of_seed_means() -> None:
     assert all(math.isnan(v) for v in reliability([[0.3], [0.4]]))  # one seed each: no seed variance to pool
 
 
+def test_kendall_rows_is_kendall_row_by_row() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 4, (50, 7)).astype(float), rng.normal(size=(50, 7))  # ties in x: τ-b
+    assert kendall_rows(x, y) == pytest.approx([kendall(list(a), list(b)) for a, b in zip(x, y, strict=True)])
+    assert math.isnan(kendall_rows(np.ones((1, 3)), y[:1, :3])[0])
+
+
 def test_ceiling_kendall_is_what_a_perfect_scoring_reaches_against_a_noisy_reference() -> None:
-    assert ceiling_kendall([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]) == (1.0, 1.0, 1.0)  # a noiseless reference
-    assert all(math.isnan(v) for v in ceiling_kendall([[0.0, 1.0], [0.0, 1.0]]))  # architectures that do not differ
-    # References drawn from known means (12 architectures 0.1 apart, 4 seeds at σ 0.3): the ceiling estimated from
-    # each one reference, averaged, recovers the τ of the true means against such references (a little low: the
-    # observed order stands in for the true one), and exceeds the reference's split-half τ (two seeds against two),
-    # which has noise on both sides
+    for prior in PRIORS:
+        assert ceiling_kendall([[1.0, 1.01], [2.0, 2.01], [3.0, 3.01]], prior, draws=50)[1] == 1.0  # hardly any noise
+        assert all(math.isnan(v) for v in ceiling_kendall([[0.0, 1.0], [0.0, 1.0]], prior))  # nothing differs
+    with pytest.raises(ValueError, match="valid: normal, nonparametric"):
+        ceiling_kendall([[0.0, 1.0], [2.0, 3.0]], "flat")
+    # References drawn from known means, two architectures apart from ten alike (as the fidelity reference looks), 4
+    # seeds: estimated from one reference each, the normal prior's ceiling is above the true means' τ against such
+    # references and the nonparametric prior's below it
     rng = np.random.default_rng(1)
-    truth = np.arange(12) * 0.1
-    refs = [truth[:, None] + rng.normal(0, 0.3, (12, 4)) for _ in range(30)]
+    truth = np.array([0.0] * 10 + [-0.7, -0.3])
+    refs = [truth[:, None] + rng.normal(0, 0.136, (12, 4)) for _ in range(10)]
     expected = statistics.fmean(kendall(list(truth), list(r.mean(1))) for r in refs)
-    estimates = [ceiling_kendall([list(row) for row in r], draws=150) for r in refs]
-    assert statistics.fmean(e[0] for e in estimates) == pytest.approx(expected - 0.03, abs=0.04)
-    assert all(low <= mean <= high for mean, low, high in estimates)
-    split_half = statistics.fmean(split_half_kendall([list(row) for row in r]) for r in refs)
-    assert statistics.fmean(e[0] for e in estimates) > split_half + 0.1
+    normal, nonparametric = (
+        statistics.fmean(ceiling_kendall([list(row) for row in r], prior, draws=60)[0] for r in refs)
+        for prior in PRIORS
+    )
+    assert normal > expected + 0.05 and nonparametric < expected - 0.03
 
 
 def test_partial_kendall_removes_what_z_explains() -> None:
