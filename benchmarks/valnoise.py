@@ -159,13 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.stats and args.stats.is_file():
         splits = pickle.loads(args.stats.read_bytes())
-    elif args.reference:
-        splits = measure_reference(args.archs, args.seeds, args.val_images, args.overrides)
     else:
-        setup = fidelity.protocol(TASKS["detect"], args.overrides)
-        splits = {"the split": measure(setup, args.archs, args.seed)}
-    if args.stats and not args.stats.is_file():
-        args.stats.write_bytes(pickle.dumps(splits))
+        if args.reference:
+            splits = measure_reference(args.archs, args.seeds, args.val_images, args.overrides)
+        else:
+            setup = fidelity.protocol(TASKS["detect"], args.overrides)
+            splits = {"the split": measure(setup, args.archs, args.seed)}
+        if args.stats:
+            args.stats.write_bytes(pickle.dumps(splits))
     for split, stats in splits.items():
         pairs = reference_pairs(list(stats)) if args.reference else None
         print(f"## {split}\n\n{report(stats, args.resamples, args.seed, pairs)}\n")
