@@ -319,9 +319,13 @@ def csv_path(kind: str, task: str, name: str = "") -> Path:
 
 def reference_setup(task: Task, overrides: Iterable[str] = ()) -> tuple[Any, Path, TrainConfig]:
     """The composed config, data and training settings of ``task``'s reference (the shipped trainer with the task's
-    ``reference`` schedule), with Hydra ``overrides``."""
+    ``reference`` schedule), with Hydra ``overrides``; a ``trainer.<key>=`` override wins over the schedule's key."""
+    overrides = list(overrides)
     cfg = compose_config([*task.overrides, *overrides])
-    return cfg, resolve_data(cfg.data, cfg.model.task), replace(instantiate(cfg.trainer), **task.reference)
+    keys = (o.lstrip("+~").split("=", 1)[0] for o in overrides)
+    given = {key.removeprefix("trainer.") for key in keys if key.startswith("trainer.")}
+    schedule = {key: value for key, value in task.reference.items() if key not in given}
+    return cfg, resolve_data(cfg.data, cfg.model.task), replace(instantiate(cfg.trainer), **schedule)
 
 
 def reference(args: argparse.Namespace) -> None:

@@ -247,6 +247,17 @@ def test_a_named_reference_on_other_data_trains_the_named_architectures_into_its
     assert not (tmp_path / "results" / "fidelity_reference.csv").exists()  # the committed reference is not touched
 
 
+def test_a_trainer_override_of_the_reference_wins_over_its_schedule() -> None:
+    """``trainer.epochs=100`` trains the reference for 100 epochs (it was silently put back to the task's 30); the
+    schedule's other keys stay."""
+    task = fidelity.TASKS["detect"]
+    _, _, shipped = fidelity.reference_setup(task, ["data.n_train=4", "data.n_val=2"])
+    _, _, longer = fidelity.reference_setup(task, ["data.n_train=4", "data.n_val=2", "trainer.epochs=100"])
+    assert (shipped.epochs, longer.epochs) == (task.reference["epochs"], 100)
+    assert longer.lr0 == shipped.lr0 == task.reference["lr0"]
+    assert longer.warmup_epochs == shipped.warmup_epochs == task.reference["warmup_epochs"]
+
+
 def test_archs_of_another_task_are_refused(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         fidelity.main(["reference", "--archs", "coord@layer2"])
