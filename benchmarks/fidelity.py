@@ -72,6 +72,7 @@ from search.stats import (
     kendall_interval,
     paired,
     partial_kendall,
+    pooled_sd,
     reliability,
     sd_interval,
     spearman,
@@ -464,23 +465,23 @@ def report(args: argparse.Namespace) -> str:
         trials = [tri.get(n) for _, tri in protocols.values()]
         gflops = next((s["gflops"] for s in (r, *trials) if s), float("nan"))
         lines.append(f"| {n} | {gflops:.4f} | {_cell(r)} | " + " | ".join(_cell(t) for t in trials) + " |")
-    ref_names = [n for n in task.archs if n in ref]
-    if len(ref_names) >= 2:
-        seed_sd, between_sd, icc = reliability([ref[n]["values"] for n in ref_names])
-        seeds = min(len(ref[n]["values"]) for n in ref_names)
-        ceilings = [
-            "{:.3f} [{:.3f}, {:.3f}] ({} prior)".format(*ceiling_kendall([ref[n]["values"] for n in ref_names], p), p)
-            for p in PRIORS
-        ]
-        lines += [
-            "",
-            f"reference: {sum(len(ref[n]['values']) for n in ref_names)} runs of {len(ref_names)} architectures; "
-            f"seed σ {seed_sd:.4f} (pooled), σ between architectures {between_sd:.4f}, "
-            f"reliability of their means {icc:.2f} (intraclass correlation); split-half Kendall τ ({seeds} seeds) "
-            f"{split_half_kendall([ref[n]['values'][:seeds] for n in ref_names]):.3f}; a trial that knew every "
-            f"architecture's true mean would reach τ {' or '.join(ceilings)} against it "
-            "(search.stats.ceiling_kendall: 95% of 2000 simulated references)",
-        ]
+    groups = [ref[n]["values"] for n in task.archs if n in ref]
+    if groups:
+        line = "reference: {} runs of {} architecture{}; seed σ {:.4f} [{:.4f}, {:.4f}] (pooled; χ², 95%)".format(
+            sum(map(len, groups)), len(groups), "s" * (len(groups) > 1), *pooled_sd(groups)
+        )
+        if len(groups) >= 2:
+            _, between_sd, icc = reliability(groups)
+            seeds = min(map(len, groups))
+            halves = split_half_kendall([g[:seeds] for g in groups])
+            ceilings = ["{:.3f} [{:.3f}, {:.3f}] ({} prior)".format(*ceiling_kendall(groups, p), p) for p in PRIORS]
+            line += (
+                f", σ between architectures {between_sd:.4f}, reliability of their means {icc:.2f} (intraclass "
+                f"correlation); split-half Kendall τ ({seeds} seeds) {halves:.3f}; "
+                f"a trial that knew every architecture's true mean would reach τ {' or '.join(ceilings)} against it "
+                "(search.stats.ceiling_kendall: 95% of 2000 simulated references)"
+            )
+        lines += ["", line]
     measures = {name: _measures(task, ref, header, tri) for name, (header, tri) in protocols.items()}
     if any(measures.values()):
         keys = next(m for m in measures.values() if m)

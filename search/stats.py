@@ -259,9 +259,15 @@ def sd_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[floa
     Three seeds say little about σ: the interval runs from about half to about six times the estimate, so a target on
     σ checked with three seeds is checked loosely.
     """
-    n = len(values)
-    if n < 2:
-        return float("nan"), float("nan")
-    ss = (n - 1) * statistics.variance(values)
+    return pooled_sd([values], confidence)[1:]
+
+
+def pooled_sd(groups: Sequence[Sequence[float]], confidence: float = 0.95) -> tuple[float, float, float]:
+    """The σ that normal ``groups`` (each with its own mean) share, and its two-sided confidence interval: the pooled
+    within-group variance, χ² with Σ(n − 1) degrees of freedom; NaNs without two values in some group."""
+    dof = sum(len(g) - 1 for g in groups if len(g) > 1)
+    if dof == 0:
+        return float("nan"), float("nan"), float("nan")
+    ss = sum((len(g) - 1) * statistics.variance(g) for g in groups if len(g) > 1)
     tail = (1 - confidence) / 2
-    return math.sqrt(ss / stats.chi2.ppf(1 - tail, n - 1)), math.sqrt(ss / stats.chi2.ppf(tail, n - 1))
+    return math.sqrt(ss / dof), math.sqrt(ss / stats.chi2.ppf(1 - tail, dof)), math.sqrt(ss / stats.chi2.ppf(tail, dof))

@@ -88,6 +88,8 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     assert "protocol 'never-run': not run yet" in text
     assert lines["Kendall τ, trial vs reference"].endswith(f"| {4 / 6:.3f} | — |")
     assert "split-half Kendall τ (3 seeds) 1.000" in text
+    # σ 0.001 within every architecture, pooled over 4 × 2 degrees of freedom
+    assert "reference: 12 runs of 4 architectures; seed σ 0.0010 [0.0007, 0.0019] (pooled; χ², 95%)" in text
     # the architectures differ by 0.01-0.04 at a seed σ of 0.001: a perfect trial would rank them as this reference does
     assert "true mean would reach τ 1.000 [1.000, 1.000] (normal prior) or 1.000 [1.000, 1.000] (nonparametric" in text
     assert lines["top-3 overlap"].endswith("| 3/3 | — |")
@@ -97,6 +99,22 @@ def test_report_numbers(task: fidelity.Task, tmp_path: Path) -> None:
     assert lines["trial cost / reference cost (training images)"].endswith("| 1.000 | — |")
     # the baseline's trials dipped to 0.20 (curve value − 0.1) from a starting baseline of 0.25
     assert lines["baseline trials: lowest epoch − starting baseline"].endswith("| -0.0500 (of 0.2500) | — |")
+
+
+def test_a_reference_of_one_architecture_reports_its_seed_sd(task: fidelity.Task, tmp_path: Path) -> None:
+    """A reference of the baseline alone (another schedule's pilot) has a seed σ to compare, nothing to rank."""
+    ref_header = {"command": "ref", "settings": "r", "data": "d"}
+    path = fidelity.csv_path("reference", "detect", "pilot")
+    fidelity.run(path, ref_header, task, [0, 1, 2], _fake({"baseline": 0.7}, {"baseline": 1.0}, []), ["baseline"])
+    args = argparse.Namespace(task="detect", name=["never-run"], reference="pilot", repeats=1)
+    fidelity.TASKS["detect"], saved = task, fidelity.TASKS["detect"]
+    try:
+        text = fidelity.report(args)
+    finally:
+        fidelity.TASKS["detect"] = saved
+    line = next(line for line in text.splitlines() if line.startswith("reference:"))
+    assert line == "reference: 3 runs of 1 architecture; seed σ 0.0010 [0.0005, 0.0063] (pooled; χ², 95%)"
+    assert "| baseline | 1.0000 | 0.7010 ± 0.0010 (n=3) | — |" in text
 
 
 def test_paired_deltas_test_each_architecture_against_the_baseline_at_common_seeds() -> None:

@@ -20,6 +20,7 @@ from search.stats import (
     kendall_rows,
     paired,
     partial_kendall,
+    pooled_sd,
     reliability,
     sd_interval,
     spearman,
@@ -195,6 +196,16 @@ def test_sd_interval_is_the_chi_square_interval() -> None:
     narrow = sd_interval([0.70, 0.72, 0.71] * 10)
     assert high - low > narrow[1] - narrow[0]
     assert all(math.isnan(v) for v in sd_interval([0.7]))
+
+
+def test_pooled_sd_pools_within_groups_not_between() -> None:
+    """Two groups with sd 0.01 each and means far apart share σ 0.01 (4 degrees of freedom), not the spread of all."""
+    a, b = [0.70, 0.72, 0.71], [0.50, 0.52, 0.51]
+    sd, low, high = pooled_sd([a, b])
+    assert (low, high) == pytest.approx((math.sqrt(4e-4 / 11.143287), math.sqrt(4e-4 / 0.4844186)), rel=1e-5)
+    assert sd == pytest.approx(0.01) and low < sd < high < statistics.stdev(a + b)
+    assert pooled_sd([a, [0.6]]) == pooled_sd([a])  # a single run adds nothing to the within-group variance
+    assert all(math.isnan(v) for v in pooled_sd([[0.7], [0.6]]))
 
 
 def test_kendall_interval_covers_the_true_tau_and_is_wide_for_a_dozen() -> None:
