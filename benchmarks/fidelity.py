@@ -535,7 +535,7 @@ def draws(args: argparse.Namespace) -> str:
         seed_sd, between_sd, _ = reliability(groups)
         p = float(stats.alexandergovern(*groups).pvalue) if all(statistics.variance(g) for g in groups) else math.nan
         rows.append((arch, seed_sd, between_sd, p))
-    adjusted = holm([1.0 if math.isnan(p) else p for *_, p in rows])
+    adjusted = holm([p for *_, p in rows])  # a draw without spread has no test and is not in the family
     for (arch, seed_sd, between_sd, p), q in zip(rows, adjusted, strict=True):
         cells = [_cell(d.get(arch), "+") for d in deltas.values()]
         test = "— | —" if math.isnan(p) else f"{p:.4f} | {q:.4f}"  # a draw without spread: no test

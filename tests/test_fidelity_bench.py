@@ -179,14 +179,15 @@ def test_dips_follow_each_seed_from_the_draw_it_started_from(
 def test_draws_find_the_architecture_whose_delta_moves_with_the_starting_baseline(
     task: fidelity.Task, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two draws of one protocol: "a" gains 0.01 from one baseline and loses 0.01 from the other; "b" does not move."""
+    """Two draws of one protocol: "a" gains 0.01 from one baseline and loses 0.01 from the other; "b" moves by 0.0004,
+    near its seed σ; "c" equals the baseline at every seed, so it has no test and is left out of Holm's family."""
     noise = [0.0004, -0.0003, 0.0001, -0.0002]
 
     def train(shift: float):
         def one(blocks: dict, seed: int) -> dict:
             name = next(n for n, b in ARCHS.items() if b == blocks)
-            jitter = (name != "baseline") * noise[seed] * shift * 100  # the sign of the draw: the two differ
-            value = 0.5 + 0.01 * seed + {"a": shift, "b": -0.002}.get(name, 0.0) + jitter
+            jitter = (name in "ab") * noise[seed] * shift * 100  # the sign of the draw: the two differ
+            value = 0.5 + 0.01 * seed + {"a": shift, "b": -0.002 + shift / 50}.get(name, 0.0) + jitter
             return {"seed": seed, "metric": value, "metric2": value, "curve": f"{value:.5f}", "epochs": 1,
                     "images": 1, "train_s": 1.0, "gflops": 1.0, "params": 1}  # fmt: skip
 
@@ -202,8 +203,9 @@ def test_draws_find_the_architecture_whose_delta_moves_with_the_starting_baselin
     seed_sd, between, p, adjusted = (float(v) for v in rows["a"][-4:])
     assert rows["a"][1:3] == ["+0.0100 ± 0.0003 (n=4)", "-0.0100 ± 0.0003 (n=4)"]
     assert seed_sd == pytest.approx(0.0003, abs=1e-4) and between == pytest.approx(0.02 / 2**0.5, abs=1e-4)
-    assert p < 1e-4 and adjusted == pytest.approx(min(1.0, 3 * p), abs=1e-4)  # Holm over a, b and c
-    assert float(rows["b"][-3]) == 0.0 and float(rows["b"][-2]) > 0.5
+    assert p < 1e-4 and adjusted == pytest.approx(min(1.0, 2 * p), abs=1e-4)  # Holm over a and b
+    assert next(line for line in text.splitlines() if line.startswith("| c |")).endswith("| — | — |")
+    assert 0.05 < float(rows["b"][-2]) == float(rows["b"][-1])  # the larger p of a family of two stays as it is
 
 
 def test_repeats_and_jobs_below_one_are_refused(capsys: pytest.CaptureFixture) -> None:
